@@ -1,0 +1,4 @@
+interface ImportMetaEnv {
+  /** Set per build by integrations/build-info.ts. */
+  readonly BUILD_ID: string;
+}

@@ -1,0 +1,8 @@
+// Marks the current section in the navigation; bundled and hashed by Astro.
+const here = location.pathname;
+for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
+  const target = link.getAttribute('href') ?? '';
+  if (target === here || (target !== '/' && here.startsWith(`${target}/`))) {
+    link.setAttribute('aria-current', 'page');
+  }
+}
