@@ -1,0 +1,77 @@
+/**
+ * Every error the kit reports to a user, in one place: a stable code to search
+ * for, a message that says what happened, and a hint that says what to do.
+ */
+export class KitError extends Error {
+  override readonly name = 'KitError';
+
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isKitError(error: unknown): error is KitError {
+  return error instanceof KitError;
+}
+
+export const errors = {
+  invalidSettings: (problems: string[]) =>
+    new KitError(
+      'KIT_INVALID_SETTINGS',
+      `invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      'Fix or unset these variables; README.md lists every setting with its default.',
+    ),
+  nodeTooOld: (found: string, needed: string) =>
+    new KitError('KIT_NODE_TOO_OLD', `Node ${found} is too old: the kit needs Node ${needed}.`, 'Install a newer Node.js (20.10 or later).'),
+  dependenciesMissing: (what: string) =>
+    new KitError('KIT_DEPENDENCIES_MISSING', `${what} is not installed.`, 'Run `pnpm install` in the kit folder.'),
+  buildFailed: (what: string, detail: string) =>
+    new KitError('KIT_BUILD_FAILED', `building ${what} failed:\n${detail}`, 'Fix the error above, then run the command again.'),
+  buildMissing: (dir: string) =>
+    new KitError('KIT_BUILD_MISSING', `there is no site build in ${dir}.`, 'Run `pnpm build` (bin/start-pm2 does it for you).'),
+  portInUse: (host: string, port: number, owner: string | undefined) =>
+    new KitError(
+      'KIT_PORT_IN_USE',
+      `port ${port} on ${host} is already in use${owner ? ` by ${owner}` : ' by another program'}.`,
+      `Stop that program, or start the kit on another port: PORT=<port> ./bin/start-pm2.`,
+    ),
+  pm2Unreachable: (home: string, cause: unknown) =>
+    new KitError(
+      'KIT_PM2_UNREACHABLE',
+      `cannot talk to the PM2 daemon in ${home}: ${describe(cause)}`,
+      'Check PM2_HOME and its permissions; `pnpm exec pm2 ls` shows whether the daemon answers.',
+      { cause },
+    ),
+  pm2ActionFailed: (action: string, cause: unknown) =>
+    new KitError('KIT_PM2_ACTION_FAILED', `pm2 ${action} failed: ${describe(cause)}`, undefined, { cause }),
+  crashLoop: (app: string, restarts: number, logTail: string) =>
+    new KitError(
+      'KIT_CRASH_LOOP',
+      `${app} keeps crashing while it starts (${restarts} restarts).${logTail ? `\nLast lines of its error log:\n${logTail}` : ''}`,
+      'Fix the error in the log; the kit removed the app from PM2 so nothing half-started is left running.',
+    ),
+  startTimeout: (app: string, seconds: number, waitingFor: string, logTail: string) =>
+    new KitError(
+      'KIT_START_TIMEOUT',
+      `${app} was not healthy after ${seconds} s: ${waitingFor}.${logTail ? `\nLast lines of its error log:\n${logTail}` : ''}`,
+      'Look at the log above; START_TIMEOUT_MS gives workers more time on a slow machine.',
+    ),
+  canaryFailed: (detail: string) =>
+    new KitError(
+      'KIT_CANARY_FAILED',
+      `the new build did not start in a trial worker, so the running workers were left alone:\n${detail}`,
+      'Fix the error above and run the command again.',
+    ),
+  usage: (message: string, hint?: string) => new KitError('KIT_USAGE', message, hint),
+} as const;
+
+/** One line for an unknown thrown value. */
+export function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,102 @@
+import net from 'node:net';
+import path from 'node:path';
+import { errors } from './errors.js';
+import { kitRoot } from './paths.js';
+
+/**
+ * Every setting the kit reads from the environment, read in this one file,
+ * each with its default beside it. Values are validated all at once so a user
+ * sees every mistake in one message.
+ */
+export interface Settings {
+  /** WEB_APP_NAME: the PM2 app name of the web cluster. */
+  webAppName: string;
+  /** HOST: address the site binds. Loopback by default: put a proxy in front. */
+  host: string;
+  /** PORT: the site's port. */
+  port: number;
+  /** WEB_INSTANCES: cluster workers, `max` for one per core. */
+  webInstances: number | 'max';
+  /** NODE_ENV passed to the workers. */
+  nodeEnv: string;
+  /** LOGS_DIR: everything a run writes (logs, locks, events, pids, bench results). */
+  logsDir: string;
+  /** SITE_DIR: the Astro build the workers serve (holds server/entry.mjs and client/). */
+  siteDir: string;
+  /** DRAIN_TIMEOUT_MS: how long a stopping worker may take to finish its requests. */
+  drainTimeoutMs: number;
+  /** START_TIMEOUT_MS: how long a starting worker may take to import the build and listen. */
+  startTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_MS: idle keep-alive sockets are closed after this. */
+  keepAliveTimeoutMs: number;
+  /** WEB_MAX_MEMORY: PM2 restarts a worker above this resident size (e.g. 512M). */
+  webMaxMemory: string;
+}
+
+type Env = Record<string, string | undefined>;
+type Parse<T> = (raw: string) => T | { invalid: string };
+
+export function readSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
+  const problems: string[] = [];
+  function read<T>(name: string, fallback: string, parse: Parse<T>): T {
+    const raw = env[name]?.trim() || fallback;
+    const value = parse(raw);
+    if (isInvalid(value)) {
+      problems.push(`${name}=${JSON.stringify(raw)}: ${value.invalid}`);
+      return parse(fallback) as T;
+    }
+    return value;
+  }
+
+  const settings: Settings = {
+    webAppName: read('WEB_APP_NAME', 'astro-web', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
+    host: read('HOST', '127.0.0.1', hostname),
+    port: read('PORT', '4321', integer(1, 65535)),
+    webInstances: read('WEB_INSTANCES', 'max', (raw) => (raw === 'max' ? 'max' : integer(1, 256)(raw))),
+    nodeEnv: read('NODE_ENV', 'production', matching(/^[a-z]+$/, 'a lower-case word such as production')),
+    logsDir: read('LOGS_DIR', path.join(kitRoot, 'logs'), (raw) => path.resolve(cwd, raw)),
+    siteDir: read('SITE_DIR', path.join(kitRoot, 'apps', 'site', 'dist'), (raw) => path.resolve(cwd, raw)),
+    drainTimeoutMs: read('DRAIN_TIMEOUT_MS', '5000', integer(100, 120_000)),
+    startTimeoutMs: read('START_TIMEOUT_MS', '15000', integer(1000, 300_000)),
+    keepAliveTimeoutMs: read('KEEP_ALIVE_TIMEOUT_MS', '5000', integer(100, 600_000)),
+    webMaxMemory: read('WEB_MAX_MEMORY', '512M', matching(/^[1-9]\d*[KMG]$/, 'a size such as 512M or 2G')),
+  };
+  if (problems.length > 0) throw errors.invalidSettings(problems);
+  return settings;
+}
+
+/** The environment a web worker needs, as strings, for PM2 and for trial workers. */
+export function workerEnv(settings: Settings): Record<string, string> {
+  return {
+    NODE_ENV: settings.nodeEnv,
+    HOST: settings.host,
+    PORT: String(settings.port),
+    LOGS_DIR: settings.logsDir,
+    SITE_DIR: settings.siteDir,
+    DRAIN_TIMEOUT_MS: String(settings.drainTimeoutMs),
+    KEEP_ALIVE_TIMEOUT_MS: String(settings.keepAliveTimeoutMs),
+  };
+}
+
+function isInvalid<T>(value: T | { invalid: string }): value is { invalid: string } {
+  return typeof value === 'object' && value !== null && 'invalid' in value;
+}
+
+function integer(min: number, max: number): Parse<number> {
+  return (raw) => {
+    if (!/^\d+$/.test(raw)) return { invalid: `expected a whole number from ${min} to ${max}` };
+    const value = Number(raw);
+    return value >= min && value <= max ? value : { invalid: `expected a whole number from ${min} to ${max}` };
+  };
+}
+
+function matching(pattern: RegExp, expected: string): Parse<string> {
+  return (raw) => (pattern.test(raw) ? raw : { invalid: `expected ${expected}` });
+}
+
+function hostname(raw: string): string | { invalid: string } {
+  if (net.isIP(raw) !== 0) return raw;
+  return /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(raw)
+    ? raw
+    : { invalid: 'expected an IP address or a host name' };
+}
