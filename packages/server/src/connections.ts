@@ -1,0 +1,87 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+interface SocketState {
+  responses: Set<ServerResponse>;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Knows every socket of a server and the responses in flight on it, so that a
+ * shutdown can drain them without racing the client.
+ *
+ * Closing an idle keep-alive socket races a client that is sending its next
+ * request on it (ECONNRESET). While draining, the tracker instead answers the
+ * next request on each socket with `Connection: close`, so the client closes
+ * it, and destroys only sockets that stay idle for a grace period.
+ */
+export class ConnectionTracker {
+  readonly #sockets = new Map<Socket, SocketState>();
+  readonly #idleGraceMs: number;
+  #draining = false;
+  #onEmpty: (() => void) | undefined;
+
+  constructor(server: Server, options: { idleGraceMs: number }) {
+    this.#idleGraceMs = options.idleGraceMs;
+    server.on('connection', (socket: Socket) => this.#track(socket));
+    // Before the app's own listener, so the app never writes a keep-alive response while draining.
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Open sockets, idle or busy. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Starts draining; resolves once every socket has closed. */
+  drain(): Promise<void> {
+    this.#draining = true;
+    for (const [socket, state] of this.#sockets) {
+      for (const res of state.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+      if (state.responses.size === 0) this.#armIdleTimer(socket, state);
+    }
+    if (this.#sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#onEmpty = resolve;
+    });
+  }
+
+  /** The drain deadline: closes whatever is still open. */
+  destroyAll(): void {
+    for (const socket of this.#sockets.keys()) socket.destroy();
+  }
+
+  #track(socket: Socket): void {
+    const state: SocketState = { responses: new Set() };
+    this.#sockets.set(socket, state);
+    socket.once('close', () => {
+      clearTimeout(state.idleTimer);
+      this.#sockets.delete(socket);
+      if (this.#draining && this.#sockets.size === 0) this.#onEmpty?.();
+    });
+    // Accepted just before the listener closed: give the client its grace period too.
+    if (this.#draining) this.#armIdleTimer(socket, state);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const state = this.#sockets.get(socket);
+    if (!state) return;
+    clearTimeout(state.idleTimer);
+    state.responses.add(res);
+    if (this.#draining) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      state.responses.delete(res);
+      if (this.#draining && state.responses.size === 0 && !socket.destroyed) this.#armIdleTimer(socket, state);
+    });
+  }
+
+  #armIdleTimer(socket: Socket, state: SocketState): void {
+    clearTimeout(state.idleTimer);
+    state.idleTimer = setTimeout(() => socket.destroy(), this.#idleGraceMs);
+  }
+}

@@ -1,0 +1,124 @@
+import http from 'node:http';
+import net from 'node:net';
+import { ConnectionTracker } from './connections.js';
+import { guard, type Handler } from './guard.js';
+import { LongLivedResponses } from './long-lived.js';
+import { onShutdownRequest, tellPm2Ready } from './shutdown-request.js';
+
+export interface ServeOptions {
+  handler: Handler;
+  host: string;
+  port: number;
+  /** Idle keep-alive sockets are closed after this, as usual. */
+  keepAliveTimeoutMs: number;
+  /** From the shutdown request to exit, at most. Keep it below PM2's kill_timeout. */
+  drainTimeoutMs: number;
+  /** While draining, a socket idle this long is closed. */
+  idleGraceMs?: number;
+  /** Runs once connections are closed (or the deadline passed): release stores, files, timers. */
+  onClose?: () => Promise<void> | void;
+  log?: (line: string) => void;
+  /** How the process ends; tests replace it. */
+  exit?: (code: number) => void;
+}
+
+export interface RunningServer {
+  readonly server: http.Server;
+  readonly port: number;
+  /** Event streams and other responses that the drain must end rather than await. */
+  readonly streams: LongLivedResponses;
+  readonly draining: boolean;
+  /** Drains, runs onClose, then exits. Safe to call more than once. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/**
+ * Listens, tells PM2 it is ready, and on SIGINT/SIGTERM/`shutdown` drains:
+ * stop accepting (the cluster primary sends new connections to the other
+ * workers), end event streams with a reconnect hint, answer each kept-alive
+ * socket's next request with `Connection: close`, and exit when every socket
+ * has closed or the drain deadline has passed.
+ */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => void writeLine(line));
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const idleGraceMs = options.idleGraceMs ?? Math.min(1000, Math.floor(options.drainTimeoutMs / 2));
+
+  const server = http.createServer();
+  server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  const connections = new ConnectionTracker(server, { idleGraceMs });
+  const streams = new LongLivedResponses();
+  server.on('request', guard(options.handler, log));
+
+  await listen(server, options.host, options.port);
+  const port = (server.address() as net.AddressInfo).port;
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string) => (stopping ??= drainAndExit(reason));
+
+  async function drainAndExit(reason: string): Promise<void> {
+    const started = Date.now();
+    log(`${reason}: draining ${connections.size} connection(s), ${streams.size} stream(s)`);
+    // net.Server#close stops accepting only; http.Server#close would also close idle keep-alive sockets under their clients.
+    net.Server.prototype.close.call(server);
+    const drained = connections.drain();
+    streams.endAll();
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => {
+        deadline = setTimeout(() => resolve(true), options.drainTimeoutMs);
+      }),
+    ]);
+    clearTimeout(deadline);
+    if (timedOut) {
+      log(`drain deadline of ${options.drainTimeoutMs} ms reached: closing ${connections.size} connection(s)`);
+      connections.destroyAll();
+    }
+    try {
+      await options.onClose?.();
+    } catch (error) {
+      log(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const farewell = `drained in ${Date.now() - started} ms; exiting`;
+    // Under PM2 stdout is written asynchronously (to the log file and over IPC): let the last line out first.
+    if (options.log) options.log(farewell);
+    else await writeLine(farewell);
+    exit(0);
+  }
+
+  const stopListening = onShutdownRequest(
+    (reason) => void shutdown(reason),
+    (reason) => {
+      log(`${reason} again: exiting now`);
+      exit(1);
+    },
+  );
+  server.once('close', stopListening);
+
+  tellPm2Ready();
+  return {
+    server,
+    port,
+    streams,
+    get draining() {
+      return connections.draining;
+    },
+    shutdown,
+  };
+}
+
+function writeLine(line: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(`${line}\n`, () => resolve()));
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
