@@ -1,0 +1,117 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { errors, isAlive, pm2Home } from '@kit/core';
+
+// PM2 reads PM2_HOME when it is first required, so every process of the kit
+// talks to exactly one daemon: the one its environment names.
+const pm2 = createRequire(import.meta.url)('pm2') as typeof import('pm2');
+
+/** What the kit needs to know about one PM2 process (one cluster worker). */
+export interface Pm2Process {
+  name: string;
+  pmId: number;
+  pid: number;
+  /** online, launching, stopping, stopped, errored, waiting restart, one-launch-status. */
+  status: string;
+  restarts: number;
+  unstableRestarts: number;
+  /** When the current process started (ms since epoch). */
+  startedAt: number;
+  memoryBytes: number;
+  cpuPercent: number;
+  execPath: string;
+  /** The worker's environment as PM2 holds it (PORT, LOGS_DIR, ...). */
+  env: Record<string, unknown>;
+}
+
+export interface DaemonInfo {
+  home: string;
+  pid: number | undefined;
+}
+
+/** The daemon of this PM2_HOME, if one runs. Never starts one. */
+export function runningDaemon(env: NodeJS.ProcessEnv = process.env): DaemonInfo {
+  const home = pm2Home(env);
+  const pidFile = path.join(home, 'pm2.pid');
+  if (!existsSync(pidFile)) return { home, pid: undefined };
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  return { home, pid: Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined };
+}
+
+/**
+ * A connection to the PM2 daemon, with promises instead of callbacks.
+ * `connect()` starts the daemon when none runs; always `disconnect()`.
+ */
+export class Pm2Client {
+  private constructor(readonly home: string) {}
+
+  static async connect(): Promise<Pm2Client> {
+    const home = pm2Home();
+    await call<void>((done) => pm2.connect(done), (error) => errors.pm2Unreachable(home, error));
+    return new Pm2Client(home);
+  }
+
+  disconnect(): void {
+    pm2.disconnect();
+  }
+
+  async list(): Promise<Pm2Process[]> {
+    const list = await call<import('pm2').ProcessDescription[]>((done) => pm2.list(done), (e) => errors.pm2ActionFailed('list', e));
+    return list.map(toProcess);
+  }
+
+  async processes(name: string): Promise<Pm2Process[]> {
+    return (await this.list()).filter((proc) => proc.name === name);
+  }
+
+  /** Starts the named app from an ecosystem file. */
+  startFromFile(ecosystemFile: string, only: string): Promise<unknown> {
+    return call((done) => (pm2.start as Loose)(ecosystemFile, { only }, done), (e) => errors.pm2ActionFailed(`start ${only}`, e));
+  }
+
+  /** Reloads the named app from an ecosystem file, applying its current environment. */
+  reloadFromFile(ecosystemFile: string, only: string): Promise<unknown> {
+    return call((done) => (pm2.reload as Loose)(ecosystemFile, { only }, done), (e) => errors.pm2ActionFailed(`reload ${only}`, e));
+  }
+
+  scale(name: string, instances: number): Promise<unknown> {
+    return call((done) => (pm2 as unknown as { scale: Loose }).scale(name, instances, done), (e) => errors.pm2ActionFailed(`scale ${name}`, e));
+  }
+
+  /** Deletes one process by its PM2 id: never by a name that another checkout might share. */
+  deleteId(pmId: number): Promise<unknown> {
+    return call((done) => pm2.delete(pmId, done), (e) => errors.pm2ActionFailed(`delete ${pmId}`, e));
+  }
+
+  /** `pm2 save --force`: the dump that `pm2 resurrect` brings back at boot matches what runs now, even when nothing does. */
+  save(): Promise<unknown> {
+    return call((done) => (pm2 as unknown as { dump: Loose }).dump(true, done), (e) => errors.pm2ActionFailed('save', e));
+  }
+}
+
+// PM2's typings miss the (file, options, callback) forms that its API accepts.
+type Loose = (...args: unknown[]) => void;
+
+function call<T>(run: (done: (error: unknown, result?: T) => void) => void, wrap: (error: unknown) => Error): Promise<T> {
+  return new Promise((resolve, reject) => {
+    run((error, result) => (error ? reject(wrap(error)) : resolve(result as T)));
+  });
+}
+
+function toProcess(description: import('pm2').ProcessDescription): Pm2Process {
+  const env = (description.pm2_env ?? {}) as Record<string, unknown>;
+  return {
+    name: String(description.name ?? env.name ?? ''),
+    pmId: Number(description.pm_id ?? env.pm_id),
+    pid: Number(description.pid ?? 0),
+    status: String(env.status ?? 'unknown'),
+    restarts: Number(env.restart_time ?? 0),
+    unstableRestarts: Number(env.unstable_restarts ?? 0),
+    startedAt: Number(env.pm_uptime ?? 0),
+    memoryBytes: Number(description.monit?.memory ?? 0),
+    cpuPercent: Number(description.monit?.cpu ?? 0),
+    execPath: String(env.pm_exec_path ?? ''),
+    env: (env.env as Record<string, unknown> | undefined) ?? {},
+  };
+}

@@ -1,0 +1,112 @@
+import os from 'node:os';
+import path from 'node:path';
+import { appLogFiles, errors, kitRoot, type Reporter, type Settings } from '@kit/core';
+import { probeHost } from './health.js';
+import { Pm2Client, runningDaemon, type Pm2Process } from './pm2-client.js';
+import { checkPort } from './port.js';
+import { tryWorker } from './trial-worker.js';
+import { waitForWorkers } from './wait-healthy.js';
+
+export const ecosystemFile = path.join(kitRoot, 'ecosystem.config.js');
+
+export interface WebState {
+  action: 'started' | 'reloaded';
+  url: string;
+  workers: Pm2Process[];
+  build: string;
+}
+
+/** The kit's own web workers in this daemon: right name, and a script inside this checkout. */
+export function kitWorkers(list: Pm2Process[], settings: Settings): Pm2Process[] {
+  return list.filter((proc) => proc.name === settings.webAppName && isInside(proc.execPath, kitRoot));
+}
+
+export function expectedInstances(settings: Settings): number {
+  // What PM2 does for `instances: 'max'` in the daemon, on this same machine.
+  return settings.webInstances === 'max' ? os.cpus().length : settings.webInstances;
+}
+
+/**
+ * Starts the web cluster, or reloads it worker by worker when it already
+ * runs, and returns once every worker serves `build`. Idempotent: a second
+ * call reloads and never adds workers. A fresh start that fails is deleted
+ * from PM2 again, so nothing half-started is left behind.
+ */
+export async function startWeb(settings: Settings, build: string, report: Reporter): Promise<WebState> {
+  const instances = expectedInstances(settings);
+  const client = await Pm2Client.connect();
+  try {
+    const list = await client.list();
+    const ours = kitWorkers(list, settings);
+    const namesake = list.find((proc) => proc.name === settings.webAppName && !ours.includes(proc));
+    if (namesake) {
+      throw errors.usage(
+        `PM2 already runs an app named ${settings.webAppName} from ${namesake.execPath}, outside this kit.`,
+        'Give this kit another name: WEB_APP_NAME=<name> ./bin/start-pm2.',
+      );
+    }
+    const waitOptions = {
+      client,
+      app: settings.webAppName,
+      instances,
+      host: settings.host,
+      port: settings.port,
+      build,
+      timeoutMs: settings.startTimeoutMs * 2,
+      errorLog: appLogFiles(settings.logsDir, settings.webAppName).error,
+      report,
+    };
+    const url = `http://${probeHost(settings.host)}:${settings.port}`;
+
+    if (ours.length === 0) {
+      await ensurePortFree(settings);
+      report.step(`starting ${instances} web worker(s) in PM2 cluster mode`);
+      await client.startFromFile(ecosystemFile, settings.webAppName);
+      try {
+        return { action: 'started', url, build, workers: await waitForWorkers(waitOptions) };
+      } catch (error) {
+        report.warn(`removing ${settings.webAppName} from PM2 again`);
+        for (const proc of kitWorkers(await client.list(), settings)) await client.deleteId(proc.pmId);
+        throw error;
+      }
+    }
+
+    if (String(ours[0]?.env.PORT) !== String(settings.port)) await ensurePortFree(settings);
+    report.step('trying the build in a trial worker before touching the running ones');
+    const trial = await tryWorker(settings);
+    report.done(`trial worker served build ${trial.build} after ${trial.startMs} ms`);
+    report.step(`reloading ${ours.length} worker(s) one by one`);
+    await client.reloadFromFile(ecosystemFile, settings.webAppName);
+    if (ours.length !== instances) {
+      report.step(`scaling from ${ours.length} to ${instances} worker(s)`);
+      await client.scale(settings.webAppName, instances);
+    }
+    const replacing = new Set(ours.map((proc) => proc.pid));
+    return { action: 'reloaded', url, build, workers: await waitForWorkers({ ...waitOptions, replacing }) };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Deletes the kit's web workers from PM2, and nothing else. Starts no daemon. */
+export async function stopWeb(settings: Settings): Promise<Pm2Process[]> {
+  if (runningDaemon().pid === undefined) return [];
+  const client = await Pm2Client.connect();
+  try {
+    const ours = kitWorkers(await client.list(), settings);
+    for (const proc of ours) await client.deleteId(proc.pmId);
+    return ours;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function ensurePortFree(settings: Settings): Promise<void> {
+  const state = await checkPort(settings.host, settings.port);
+  if (!state.free) throw errors.portInUse(settings.host, settings.port, state.owner);
+}
+
+function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
