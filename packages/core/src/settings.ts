@@ -52,7 +52,7 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     webAppName: read('WEB_APP_NAME', 'astro-web', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
     host: read('HOST', '127.0.0.1', hostname),
     port: read('PORT', '4321', integer(1, 65535)),
-    webInstances: read('WEB_INSTANCES', 'max', (raw) => (raw === 'max' ? 'max' : integer(1, 256)(raw))),
+    webInstances: read('WEB_INSTANCES', 'max', instances),
     nodeEnv: read('NODE_ENV', 'production', matching(/^[a-z]+$/, 'a lower-case word such as production')),
     logsDir: read('LOGS_DIR', path.join(kitRoot, 'logs'), (raw) => path.resolve(cwd, raw)),
     siteDir: read('SITE_DIR', path.join(kitRoot, 'apps', 'site', 'dist'), (raw) => path.resolve(cwd, raw)),
@@ -88,6 +88,12 @@ function integer(min: number, max: number): Parse<number> {
     const value = Number(raw);
     return value >= min && value <= max ? value : { invalid: `expected a whole number from ${min} to ${max}` };
   };
+}
+
+function instances(raw: string): number | 'max' | { invalid: string } {
+  if (raw === 'max') return 'max';
+  const count = integer(1, 256)(raw);
+  return typeof count === 'number' ? count : { invalid: 'expected "max" or a whole number from 1 to 256' };
 }
 
 function matching(pattern: RegExp, expected: string): Parse<string> {

@@ -1,0 +1,123 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isAlive } from '@kit/core';
+import { freePort } from './http.js';
+import { waitFor } from './wait.js';
+
+export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const pm2Bin = path.join(repoRoot, 'node_modules', 'pm2', 'bin', 'pm2');
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  output: string;
+}
+
+export interface Pm2Entry {
+  name: string;
+  pm_id: number;
+  pid: number;
+  pm2_env: { status: string; restart_time: number; unstable_restarts: number; pm_exec_path: string; env?: Record<string, string> };
+}
+
+/**
+ * A private kit installation for one test file: its own PM2_HOME, LOGS_DIR
+ * and port in a temporary folder, so tests never touch a user's ~/.pm2. It
+ * cleans up only what it started: the daemon of its PM2_HOME and that
+ * daemon's processes, by pid.
+ */
+export class TestKit {
+  private constructor(
+    readonly dir: string,
+    readonly env: NodeJS.ProcessEnv,
+    readonly port: number,
+  ) {}
+
+  static async create(options: { instances?: number; env?: Record<string, string> } = {}): Promise<TestKit> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kit-test-'));
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const key of Object.keys(env)) if (/^(PM2_|pm_|NODE_APP_INSTANCE)/.test(key)) delete env[key];
+    Object.assign(env, {
+      PM2_HOME: path.join(dir, 'pm2'),
+      LOGS_DIR: path.join(dir, 'logs'),
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      WEB_INSTANCES: String(options.instances ?? 2),
+      NODE_ENV: 'production',
+      FORCE_COLOR: '0',
+      ...options.env,
+    });
+    return new TestKit(dir, env, port);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get logsDir(): string {
+    return this.env.LOGS_DIR as string;
+  }
+
+  /** Runs bin/<command> as a user would, in this kit's environment. */
+  run(command: string, args: string[] = [], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<CommandResult> {
+    return exec(path.join(repoRoot, 'bin', command), args, { ...this.env, ...env }, timeoutMs);
+  }
+
+  /** The pm2 CLI against this kit's daemon. */
+  pm2(args: string[]): Promise<CommandResult> {
+    return exec(process.execPath, [pm2Bin, ...args], this.env, 60_000);
+  }
+
+  async list(): Promise<Pm2Entry[]> {
+    if (this.daemonPid() === undefined) return [];
+    const { stdout, code, stderr } = await this.pm2(['jlist']);
+    if (code !== 0) throw new Error(`pm2 jlist failed: ${stderr}`);
+    return JSON.parse(stdout.slice(stdout.indexOf('['))) as Pm2Entry[];
+  }
+
+  /** The kit's web workers as PM2 lists them. */
+  async workers(name = 'astro-web'): Promise<Pm2Entry[]> {
+    return (await this.list()).filter((entry) => entry.name === name);
+  }
+
+  /** Waits until `count` workers are online with live pids, and returns them. */
+  async onlineWorkers(count: number, exclude: ReadonlySet<number> = new Set()): Promise<Pm2Entry[]> {
+    return waitFor(`${count} online workers`, async () => {
+      const online = (await this.workers()).filter((w) => w.pm2_env.status === 'online' && w.pid > 0 && !exclude.has(w.pid));
+      return online.length === count ? online : undefined;
+    });
+  }
+
+  daemonPid(): number | undefined {
+    const file = path.join(this.env.PM2_HOME as string, 'pm2.pid');
+    if (!existsSync(file)) return undefined;
+    const pid = Number(readFileSync(file, 'utf8'));
+    return pid > 0 && isAlive(pid) ? pid : undefined;
+  }
+
+  /** Stops this kit's PM2 daemon (which stops its apps) and removes the folder. */
+  async cleanup(): Promise<void> {
+    const daemon = this.daemonPid();
+    if (daemon !== undefined) {
+      const pids = (await this.list().catch(() => [])).map((entry) => entry.pid).filter((pid) => pid > 0);
+      process.kill(daemon, 'SIGTERM');
+      await waitFor('the test PM2 daemon to exit', () => !isAlive(daemon), { timeoutMs: 20_000 }).catch(() => process.kill(daemon, 'SIGKILL'));
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function exec(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, cwd: os.tmpdir(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr, output: `${stdout}${stderr}` });
+    });
+  });
+}
