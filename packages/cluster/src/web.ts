@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { appLogFiles, errors, kitRoot, type Reporter, type Settings } from '@kit/core';
 import { probeHost } from './health.js';
 import { Pm2Client, runningDaemon, type Pm2Process } from './pm2-client.js';
@@ -66,7 +67,7 @@ export async function startWeb(settings: Settings, build: string, report: Report
         return { action: 'started', url, build, workers: await waitForWorkers(waitOptions) };
       } catch (error) {
         report.warn(`removing ${settings.webAppName} from PM2 again`);
-        for (const proc of kitWorkers(await client.list(), settings)) await client.deleteId(proc.pmId);
+        await removeWorkers(client, settings);
         throw error;
       }
     }
@@ -93,12 +94,34 @@ export async function stopWeb(settings: Settings): Promise<Pm2Process[]> {
   if (runningDaemon().pid === undefined) return [];
   const client = await Pm2Client.connect();
   try {
-    const ours = kitWorkers(await client.list(), settings);
-    for (const proc of ours) await client.deleteId(proc.pmId);
-    return ours;
+    return await removeWorkers(client, settings);
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * Deletes the kit's workers until PM2 lists none, several times in a row: a
+ * crashed worker whose relaunch PM2 had already begun comes back after the
+ * delete (the relaunch re-registers it), so one empty list proves nothing.
+ */
+async function removeWorkers(client: Pm2Client, settings: Settings): Promise<Pm2Process[]> {
+  const removed = new Map<number, Pm2Process>();
+  const deadline = Date.now() + 15_000;
+  let emptyChecks = 0;
+  while (emptyChecks < 3) {
+    const left = kitWorkers(await client.list(), settings);
+    if (left.length > 0 && Date.now() > deadline) {
+      throw errors.pm2ActionFailed(`delete ${settings.webAppName}`, `${left.length} worker(s) still listed`);
+    }
+    emptyChecks = left.length === 0 ? emptyChecks + 1 : 0;
+    for (const proc of left) {
+      if (!removed.has(proc.pmId) || proc.pid > 0) removed.set(proc.pmId, proc);
+      await client.deleteId(proc.pmId).catch(() => undefined);
+    }
+    if (emptyChecks < 3) await sleep(250);
+  }
+  return [...removed.values()];
 }
 
 async function ensurePortFree(settings: Settings): Promise<void> {
