@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { isAlive } from '@kit/core';
+import { readBuildInfo } from '@kit/web';
 import { getJson, request } from '../helpers/http.js';
-import { TestKit } from '../helpers/kit.js';
+import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
 // A real PM2 daemon in a private PM2_HOME, real workers, real HTTP on loopback.
@@ -25,9 +26,17 @@ after(async () => {
   await kit.cleanup();
 });
 
-test('start-pm2 starts 2 workers in cluster mode, each answering /healthz', { timeout: 180_000 }, async () => {
+test('start-pm2 rebuilds a stale site, starts 2 workers in cluster mode, each answering /healthz', { timeout: 180_000 }, async () => {
+  // A build older than its sources is rebuilt, with the build's output shown.
+  const buildJson = path.join(repoRoot, 'apps', 'site', 'dist', 'build.json');
+  const staleBuild = (await readBuildInfo(path.dirname(buildJson))).id;
+  utimesSync(buildJson, new Date('2001-01-01'), new Date('2001-01-01'));
   const result = await kit.run('start-pm2', ['--no-agents']);
   assert.equal(result.code, 0, result.output);
+  assert.match(result.stdout, /building the site \(sources changed since the last build\)/);
+  assert.match(result.stdout, /│ .*Complete!/);
+  const build = (await readBuildInfo(path.dirname(buildJson))).id;
+  assert.notEqual(build, staleBuild);
   assert.match(result.stdout, new RegExp(`astro-web started: http://127\\.0\\.0\\.1:${kit.port} with 2 worker\\(s\\)`));
   assert.match(result.stdout, /pnpm exec pm2 logs astro-web/);
 
@@ -37,6 +46,7 @@ test('start-pm2 starts 2 workers in cluster mode, each answering /healthz', { ti
   const seen = await collectWorkers(pids.size);
   assert.deepEqual(new Set(seen.keys()), pids, 'every PM2 worker answered, and only those');
   assert.deepEqual(new Set([...seen.values()].map((h) => h.instance)), new Set([0, 1]));
+  assert.ok([...seen.values()].every((h) => h.build === build), 'every worker serves the new build');
 });
 
 test('requests on new connections spread over every worker', async () => {

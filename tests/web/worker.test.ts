@@ -116,3 +116,17 @@ async function waitUntilRefused(url: URL): Promise<void> {
   }
   throw new Error('the listener never closed');
 }
+
+for (const [how, stop] of [
+  ['SIGTERM', (w: WorkerProcess) => w.child.kill('SIGTERM')],
+  ["PM2's shutdown message", (w: WorkerProcess) => w.child.send('shutdown')],
+] as const) {
+  test(`${how} drains and exits 0 too`, async () => {
+    const port = await freePort();
+    const other = await startWorkerProcess({ PORT: String(port), HOST: '127.0.0.1', SITE_DIR: siteDir });
+    assert.equal((await request(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    stop(other);
+    assert.equal(await other.exited, 0);
+    assert.match(other.output(), /draining/);
+  });
+}
