@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '@kit/core';
 
 /**
  * Polls `check` until it returns something other than undefined/false, or
@@ -10,16 +10,8 @@ export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   { timeoutMs = 30_000, intervalMs = 100 } = {},
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message ?? last}` : ''}`);
+  const { value, lastError } = await pollUntil(check, { timeoutMs, intervalMs, retryOnError: true });
+  if (value !== undefined) return value;
+  const reason = lastError instanceof Error ? `: ${lastError.message}` : lastError ? `: ${String(lastError)}` : '';
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
 }

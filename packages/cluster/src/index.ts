@@ -1,5 +1,4 @@
 export { fetchHealth, probeHost, type HealthReport } from './health.js';
-export { tailLines } from './log-tail.js';
 export { Pm2Client, runningDaemon, type DaemonInfo, type Pm2Process } from './pm2-client.js';
 export { checkPort, type PortState } from './port.js';
 export { buildSite, buildState, defaultSiteDir, siteRoot, type BuildState } from './site-build.js';

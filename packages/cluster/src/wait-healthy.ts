@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errors, type Reporter } from '@kit/core';
+import { errors, tailLines, type Reporter } from '@kit/core';
 import { fetchHealth, type HealthReport } from './health.js';
-import { tailLines } from './log-tail.js';
 import type { Pm2Client, Pm2Process } from './pm2-client.js';
 
 export interface WaitForWorkersOptions {

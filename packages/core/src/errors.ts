@@ -68,6 +68,18 @@ export const errors = {
       'Fix the error above and run the command again.',
     ),
   usage: (message: string, hint?: string) => new KitError('KIT_USAGE', message, hint),
+  unknownAgent: (name: string, known: string[]) =>
+    new KitError('KIT_USAGE', `there is no agent named ${name}.`, `Known agents: ${known.join(', ')} (declared in the agents config).`),
+  agentsConfigInvalid: (file: string, problem: string) =>
+    new KitError('KIT_AGENTS_CONFIG_INVALID', `the agents config ${file} is invalid: ${problem}`, 'Fix the file; README.md shows an entry.'),
+  lockUnusable: (lockPath: string, problem: string) =>
+    new KitError(
+      'KIT_LOCK_UNUSABLE',
+      `the lock ${lockPath} cannot be used: ${problem}`,
+      'If no agent of that name runs, remove that path and start again.',
+    ),
+  agentNotStopped: (name: string, pid: number, seconds: number) =>
+    new KitError('KIT_AGENT_NOT_STOPPED', `${name} (pid ${pid}) was still running ${seconds} s after it was told to stop.`, 'Look at the process by hand (ps -p <pid>).'),
 } as const;
 
 /** One line for an unknown thrown value. */

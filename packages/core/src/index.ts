@@ -3,3 +3,6 @@ export { appLogFiles, kitRoot, logPaths, pm2Home } from './paths.js';
 export { commandLine, isAlive, listeningPid, startTicks } from './processes.js';
 export { readSettings, workerEnv, type Settings } from './settings.js';
 export { silentReporter, type Reporter } from './report.js';
+export { tailLines } from './log-tail.js';
+export { writeFileAtomic } from './files.js';
+export { pollUntil, type PollOptions } from './poll.js';

@@ -17,6 +17,7 @@ export function logPaths(logsDir: string) {
     agents: path.join(logsDir, 'agents'),
     run: path.join(logsDir, 'run'),
     locks: path.join(logsDir, 'run', 'locks'),
+    agentState: path.join(logsDir, 'run', 'agents'),
     events: path.join(logsDir, 'run', 'events'),
     bench: path.join(logsDir, 'bench'),
   };

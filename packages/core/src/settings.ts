@@ -31,6 +31,18 @@ export interface Settings {
   keepAliveTimeoutMs: number;
   /** WEB_MAX_MEMORY: PM2 restarts a worker above this resident size (e.g. 512M). */
   webMaxMemory: string;
+  /** LOCK_STALE_MS: a lock not refreshed for this long is taken over (its holder is frozen or gone). */
+  lockStaleMs: number;
+  /** AGENTS_CONFIG: the agents bin/mh knows, one entry each. */
+  agentsConfig: string;
+  /** SCHEDULER_CONFIG: the scheduler-service's jobs and their intervals. */
+  schedulerConfig: string;
+  /** AUDIO_INBOX: where the audio-organizer picks up new files. */
+  audioInbox: string;
+  /** AUDIO_LIBRARY: where it files them, in a YYYY/MM/DD tree. */
+  audioLibrary: string;
+  /** AUDIO_SETTLE_MS: a file must stay unchanged this long before it is moved (it may still be being written). */
+  audioSettleMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -60,7 +72,16 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     startTimeoutMs: read('START_TIMEOUT_MS', '15000', integer(1000, 300_000)),
     keepAliveTimeoutMs: read('KEEP_ALIVE_TIMEOUT_MS', '5000', integer(100, 600_000)),
     webMaxMemory: read('WEB_MAX_MEMORY', '512M', matching(/^[1-9]\d*[KMG]$/, 'a size such as 512M or 2G')),
+    lockStaleMs: read('LOCK_STALE_MS', '10000', integer(2000, 120_000)),
+    agentsConfig: read('AGENTS_CONFIG', path.join(kitRoot, 'apps', 'agents', 'agents.json'), (raw) => path.resolve(cwd, raw)),
+    schedulerConfig: read('SCHEDULER_CONFIG', path.join(kitRoot, 'apps', 'agents', 'scheduler.json'), (raw) => path.resolve(cwd, raw)),
+    audioInbox: '',
+    audioLibrary: '',
+    audioSettleMs: read('AUDIO_SETTLE_MS', '2000', integer(0, 600_000)),
   };
+  // Defaults that live under LOGS_DIR, once LOGS_DIR is known.
+  settings.audioInbox = read('AUDIO_INBOX', path.join(settings.logsDir, 'audio', 'inbox'), (raw) => path.resolve(cwd, raw));
+  settings.audioLibrary = read('AUDIO_LIBRARY', path.join(settings.logsDir, 'audio', 'library'), (raw) => path.resolve(cwd, raw));
   if (problems.length > 0) throw errors.invalidSettings(problems);
   return settings;
 }
@@ -75,6 +96,9 @@ export function workerEnv(settings: Settings): Record<string, string> {
     SITE_DIR: settings.siteDir,
     DRAIN_TIMEOUT_MS: String(settings.drainTimeoutMs),
     KEEP_ALIVE_TIMEOUT_MS: String(settings.keepAliveTimeoutMs),
+    // Pages show the agents' state, read from their locks.
+    LOCK_STALE_MS: String(settings.lockStaleMs),
+    AGENTS_CONFIG: settings.agentsConfig,
   };
 }
 
