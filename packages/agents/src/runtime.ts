@@ -1,0 +1,108 @@
+import { logPaths, readSettings, type Settings } from '@kit/core';
+import { openAgentLog } from './agent-log.js';
+import { exitCodes } from './exit-codes.js';
+import { acquireLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
+
+export interface AgentContext {
+  readonly name: string;
+  readonly settings: Settings;
+  readonly lock: HeldLock;
+  /** Aborted when the agent is asked to stop (SIGTERM, SIGINT). */
+  readonly signal: AbortSignal;
+  log(line: string): void;
+  /**
+   * Runs one unit of work, and only after checking that the lock is still
+   * ours: a holder that was frozen past the stale window and resumed exits
+   * here without acting. A stop waits for the unit in progress.
+   */
+  unit<T>(work: () => Promise<T>): Promise<T>;
+  /** Waits `ms`, or less when asked to stop; false once stopping. */
+  sleep(ms: number): Promise<boolean>;
+}
+
+/**
+ * The life of every singleton agent: take the lock before any work (exit at
+ * once when another process holds it), keep it fresh, exit without acting if
+ * it is lost, and on SIGTERM/SIGINT finish the current unit of work, release
+ * and exit. Logs go to LOGS_DIR/agents/NAME.log with timestamps.
+ */
+export async function runAgent(name: string, body: (agent: AgentContext) => Promise<void>): Promise<never> {
+  const settings = readSettings();
+  const log = openAgentLog(settings.logsDir, name);
+  const paths = lockPaths(logPaths(settings.logsDir).locks, name);
+  // Agents run detached from any terminal: a SIGHUP (the supervisor's "look now") must not end them.
+  process.on('SIGHUP', () => undefined);
+  const lost = (reason: string): never => {
+    log(`lock lost (${reason}): exiting without acting`);
+    process.exit(exitCodes.lockLost);
+  };
+
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock({ paths, name, staleMs: settings.lockStaleMs, onLost: lost });
+  } catch (error) {
+    if (error instanceof LockHeldError) {
+      log(`not started: the lock is ${error.message}`);
+      console.error(`${name} already running (${error.message})`);
+      process.exit(exitCodes.alreadyRunning);
+    }
+    log(`not started: ${(error as Error).message}`);
+    console.error(`${name}: ${(error as Error).message}`);
+    process.exit(exitCodes.crashed);
+  }
+  log(`started (lock ${paths.dir})`);
+
+  const controller = new AbortController();
+  const stop = (signal: string) => {
+    if (controller.signal.aborted) return;
+    log(`${signal}: stopping after the current unit of work`);
+    controller.abort();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  let inFlight: Promise<unknown> | undefined;
+  const agent: AgentContext = {
+    name,
+    settings,
+    lock,
+    signal: controller.signal,
+    log,
+    async unit(work) {
+      if (!lock.verify()) lost('no longer ours or not fresh');
+      const pending = work();
+      inFlight = pending;
+      try {
+        return await pending;
+      } finally {
+        inFlight = undefined;
+      }
+    },
+    sleep: (ms) => abortableSleep(ms, controller.signal),
+  };
+
+  try {
+    await body(agent);
+    await inFlight;
+  } catch (error) {
+    log(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await lock.release();
+    process.exit(exitCodes.crashed);
+  }
+  await lock.release();
+  log('stopped');
+  process.exit(exitCodes.stopped);
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve(!signal.aborted);
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
