@@ -1,0 +1,28 @@
+// scheduler-service: runs the jobs of scheduler.json (SCHEDULER_CONFIG) on
+// their intervals, one at a time, and logs every run.
+import { runAgent } from '@kit/agents';
+import { loadJobs, type Job } from './scheduler/config.js';
+import { cleanup, heartbeat } from './scheduler/jobs.js';
+
+await runAgent('scheduler-service', async (agent) => {
+  const startedAt = Date.now();
+  const jobs = await loadJobs(agent.settings.schedulerConfig);
+  agent.log(`jobs: ${jobs.map((job) => `${job.name} every ${job.everyMs} ms`).join(', ')}`);
+
+  const run = (job: Job): Promise<string> => (job.type === 'heartbeat' ? Promise.resolve(heartbeat(startedAt)) : cleanup(job, agent.settings.logsDir));
+  const due = new Map(jobs.map((job) => [job, Date.now()]));
+  while (!agent.signal.aborted) {
+    for (const job of jobs.filter((j) => (due.get(j) ?? 0) <= Date.now())) {
+      const began = Date.now();
+      try {
+        const summary = await agent.unit(() => run(job));
+        agent.log(`job ${job.name} ran in ${Date.now() - began} ms: ${summary}`);
+      } catch (error) {
+        agent.log(`job ${job.name} failed after ${Date.now() - began} ms: ${(error as Error).message}`);
+      }
+      due.set(job, began + job.everyMs);
+      if (agent.signal.aborted) break;
+    }
+    if (!(await agent.sleep(Math.max(0, Math.min(...due.values()) - Date.now())))) break;
+  }
+});
