@@ -1,3 +1,4 @@
+import { startAgents, stopAgents, type StartResult, type StopResult } from '@kit/agents';
 import { startWeb, stopWeb, type Pm2Process, type WebState } from '@kit/cluster';
 import { readSettings, type Reporter, type Settings } from '@kit/core';
 import { readBuildInfo } from '@kit/web';
@@ -11,6 +12,7 @@ export interface StartOptions {
 export interface KitStarted {
   settings: Settings;
   web: WebState;
+  agents: StartResult[];
 }
 
 /**
@@ -24,18 +26,35 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   await ensureSiteBuild(settings, report);
   const build = (await readBuildInfo(settings.siteDir)).id;
   // Agents start before the web cluster so that pages showing them find them running.
-  void options.agents;
-  const web = await startWeb(settings, build, report);
-  return { settings, web };
+  let agents: StartResult[] = [];
+  if (options.agents) {
+    report.step('starting the agents (bin/mh start)');
+    agents = await startAgents(settings, [], {}, report);
+  }
+  try {
+    const web = await startWeb(settings, build, report);
+    return { settings, web, agents };
+  } catch (error) {
+    // Leave nothing half-started: the agents this run started go again; ones that already ran stay.
+    const startedNow = agents.filter((agent) => !agent.already).map((agent) => agent.name);
+    if (startedNow.length > 0) {
+      report.warn(`stopping the agents this start started: ${startedNow.join(', ')}`);
+      await stopAgents(settings, startedNow, { timeoutMs: 10_000, force: false }, report).catch(() => undefined);
+    }
+    throw error;
+  }
 }
 
 export interface KitStopped {
   web: Pm2Process[];
+  agents: StopResult[];
 }
 
-/** Everything bin/stop-pm2 does: the web cluster first (it may still talk to agents), then the agents. */
-export async function stopKit(): Promise<KitStopped> {
+/** Everything bin/stop-pm2 does: the web cluster first (its pages read the agents), then the agents and their supervisor. */
+export async function stopKit(report: Reporter): Promise<KitStopped> {
   const settings = readSettings();
   const web = await stopWeb(settings);
-  return { web };
+  report.done(web.length === 0 ? 'no web worker of the kit was running' : `stopped ${web[0]?.name}: ${web.length} worker(s), pids ${web.map((w) => w.pid).join(', ')}`);
+  const agents = await stopAgents(settings, 'all', { timeoutMs: 10_000, force: false }, report);
+  return { web, agents };
 }

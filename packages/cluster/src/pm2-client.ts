@@ -11,6 +11,8 @@ const pm2 = createRequire(import.meta.url)('pm2') as typeof import('pm2');
 export interface Pm2Process {
   name: string;
   pmId: number;
+  /** NODE_APP_INSTANCE: 0..N-1 in cluster mode, kept by the replacement on reload. */
+  instance: number;
   pid: number;
   /** online, launching, stopping, stopped, errored, waiting restart, one-launch-status. */
   status: string;
@@ -104,6 +106,7 @@ function toProcess(description: import('pm2').ProcessDescription): Pm2Process {
   return {
     name: String(description.name ?? env.name ?? ''),
     pmId: Number(description.pm_id ?? env.pm_id),
+    instance: Number(env.NODE_APP_INSTANCE ?? env.pm_id),
     pid: Number(description.pid ?? 0),
     status: String(env.status ?? 'unknown'),
     restarts: Number(env.restart_time ?? 0),

@@ -23,17 +23,19 @@ await runCommand(async () => {
   });
   if (values.help) return void console.log(help);
 
-  const { settings, web } = await startKit({ agents: !values['no-agents'] }, terminalReporter());
+  const { settings, web, agents } = await startKit({ agents: !values['no-agents'] }, terminalReporter());
   const app = settings.webAppName;
-  const workers = web.workers.map((w) => `#${w.env.NODE_APP_INSTANCE ?? w.pmId} pid ${w.pid}`).join(', ');
+  const workers = web.workers.map((w) => `#${w.instance} pid ${w.pid}`).join(', ');
   console.log(`\n${bold(`${app} ${web.action}: ${web.url}`)} with ${web.workers.length} worker(s), build ${web.build}`);
   console.log(dim(`  workers: ${workers}`));
+  if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => `${a.name} running (pid ${a.pid})`).join(', ')}`));
   console.log(dim(`  PM2_HOME ${pm2Home()}, logs in ${settings.logsDir}`));
   console.log(`
 Everyday commands:
   pnpm exec pm2 ls                          list the workers
   pnpm exec pm2 logs ${app.padEnd(22)} follow the logs
   pnpm exec pm2 reload ecosystem.config.js  zero-downtime reload
+  ./bin/mh status                           the agents: state, pid, restarts
   ./bin/start-pm2                           rebuild when needed, then reload
-  ./bin/stop-pm2                            stop the kit`);
+  ./bin/stop-pm2                            stop the kit (web and agents)`);
 });

@@ -1,11 +1,12 @@
 import { parseCommandArgs } from '../args.js';
 import { stopKit } from '../kit.js';
-import { runCommand } from '../output.js';
+import { runCommand, terminalReporter } from '../output.js';
 
 const help = `Usage: bin/stop-pm2
 
 Stops the kit: deletes its web workers from PM2 (other PM2 apps keep
-running; the daemon stays), then stops its agents. Exits 0 when nothing ran.`;
+running; the daemon stays), then stops its agents and their supervisor, each
+by the pid in its lock. Exits 0 when nothing ran.`;
 
 await runCommand(async () => {
   const { values } = parseCommandArgs('bin/stop-pm2', process.argv.slice(2), {
@@ -13,7 +14,5 @@ await runCommand(async () => {
   });
   if (values.help) return void console.log(help);
 
-  const { web } = await stopKit();
-  if (web.length === 0) console.log('✓ no web worker of the kit was running');
-  else console.log(`✓ stopped ${web[0]?.name}: ${web.length} worker(s), pids ${web.map((w) => w.pid).join(', ')}`);
+  await stopKit(terminalReporter());
 });

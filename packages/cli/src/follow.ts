@@ -1,0 +1,33 @@
+import { open, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Prints what is appended to a file until the process is interrupted, like
+ * `tail -F`: a file that shrank or was replaced (rotated) is read again from
+ * its start, and one that does not exist yet is waited for.
+ */
+export async function followFile(file: string, write: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  let position = (await stat(file).catch(() => undefined))?.size ?? 0;
+  let inode = (await stat(file).catch(() => undefined))?.ino;
+  while (!signal?.aborted) {
+    const info = await stat(file).catch(() => undefined);
+    if (info) {
+      if (info.ino !== inode || info.size < position) {
+        inode = info.ino;
+        position = 0;
+      }
+      if (info.size > position) {
+        const handle = await open(file, 'r');
+        try {
+          const buffer = Buffer.alloc(info.size - position);
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          position += bytesRead;
+          write(buffer.subarray(0, bytesRead).toString('utf8'));
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    await sleep(250);
+  }
+}
