@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isAlive } from '@kit/core';
+import { isAlive, startTicks } from '@kit/core';
 import { freePort } from './http.js';
 import { waitFor } from './wait.js';
 
@@ -100,14 +100,33 @@ export class TestKit {
     return pid > 0 && isAlive(pid) ? pid : undefined;
   }
 
-  /** Stops this kit's PM2 daemon (which stops its apps) and removes the folder. */
+  /** Live processes of this kit whose command line runs `script` (an agent, the supervisor). */
+  processesRunning(script: string): number[] {
+    return kitProcesses(this.logsDir).filter((pid) => (readCmdline(pid) ?? '').includes(script));
+  }
+
+  /** The owner record of an agent's lock, if any. */
+  lockOwner(name: string): { pid: number; startTicks: number | null; host: string } | undefined {
+    try {
+      return JSON.parse(readFileSync(path.join(this.logsDir, 'run', 'locks', `${name}.owner.json`), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stops what this kit started: its PM2 daemon (which stops its workers), then any agent, supervisor or worker left, by pid. */
   async cleanup(): Promise<void> {
     const daemon = this.daemonPid();
     if (daemon !== undefined) {
-      const pids = (await this.list().catch(() => [])).map((entry) => entry.pid).filter((pid) => pid > 0);
       process.kill(daemon, 'SIGTERM');
       await waitFor('the test PM2 daemon to exit', () => !isAlive(daemon), { timeoutMs: 20_000 }).catch(() => process.kill(daemon, 'SIGKILL'));
-      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    for (const pid of kitProcesses(this.logsDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
     }
     await rm(this.dir, { recursive: true, force: true });
   }
@@ -120,4 +139,35 @@ export function exec(file: string, args: string[], env: NodeJS.ProcessEnv, timeo
       resolve({ code, stdout, stderr, output: `${stdout}${stderr}` });
     });
   });
+}
+
+/**
+ * Processes started for a kit: those whose environment carries its LOGS_DIR
+ * (agents, the supervisor, trial workers), which no other test or user
+ * process has. Read from /proc, so even orphans are found.
+ */
+export function kitProcesses(logsDir: string): number[] {
+  const marker = `LOGS_DIR=${logsDir}\0`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return `${readFileSync(`/proc/${pid}/environ`, 'utf8')}\0`.includes(marker) && startTicks(pid) !== undefined && !isPm2Daemon(pid);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function readCmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function isPm2Daemon(pid: number): boolean {
+  return (readCmdline(pid) ?? '').includes('God Daemon');
 }

@@ -1,0 +1,56 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot, TestKit } from './kit.js';
+
+export const agentScripts = {
+  'scheduler-service': path.join(repoRoot, 'apps', 'agents', 'dist', 'scheduler-service.js'),
+  'audio-organizer': path.join(repoRoot, 'apps', 'agents', 'dist', 'audio-organizer.js'),
+  supervisor: path.join(repoRoot, 'packages', 'agents', 'dist', 'supervisor-main.js'),
+} as const;
+
+/** A kit for agent tests: a heartbeat every 200 ms so that acting is visible in the log, quick settling for audio. */
+export async function agentsKit(env: Record<string, string> = {}): Promise<TestKit> {
+  const kit = await TestKit.create({ env: { AUDIO_SETTLE_MS: '300', ...env } });
+  const scheduler = path.join(kit.dir, 'scheduler.json');
+  writeFileSync(scheduler, JSON.stringify({ jobs: [{ name: 'heartbeat', type: 'heartbeat', every: '200ms' }] }));
+  kit.env.SCHEDULER_CONFIG ??= scheduler;
+  return kit;
+}
+
+export interface LogLine {
+  at: number;
+  pid: number;
+  text: string;
+}
+
+/** An agent's log, parsed: `2026-…Z [pid N] text`. */
+export function readAgentLog(kit: TestKit, name: string): LogLine[] {
+  let text = '';
+  try {
+    text = readFileSync(path.join(kit.logsDir, 'agents', `${name}.log`), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((line) => /^(\S+Z) \[pid (\d+)\] (.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({ at: Date.parse(match[1]!), pid: Number(match[2]), text: match[3]! }));
+}
+
+export interface StatusJson {
+  supervisor: { state: string; pid: number | null };
+  agents: { name: string; state: string; pid: number | null; since: string | null; restarts: number; lock: string; detail?: string }[];
+}
+
+export async function status(kit: TestKit): Promise<StatusJson> {
+  const result = await kit.run('mh', ['status', '--json']);
+  if (result.code !== 0) throw new Error(`mh status failed: ${result.output}`);
+  return JSON.parse(result.stdout) as StatusJson;
+}
+
+export async function agentState(kit: TestKit, name: string) {
+  const agent = (await status(kit)).agents.find((a) => a.name === name);
+  if (!agent) throw new Error(`no agent ${name} in mh status`);
+  return agent;
+}
