@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { isAlive } from '@kit/core';
 import { agentScripts, agentsKit, agentState, readAgentLog, status } from '../helpers/agents.js';
-import type { TestKit } from '../helpers/kit.js';
+import { repoRoot, type TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
 // bin/mh against real agent processes, each test in its own LOGS_DIR.
@@ -125,6 +125,33 @@ test('a stop that SIGTERM cannot end escalates to SIGKILL after --timeout; --for
   const forced = await k.run('mh', ['stop', 'scheduler-service', '--force']);
   assert.match(forced.stdout, new RegExp(`killed scheduler-service \\(pid ${next}\\)`));
   assert.ok(!existsSync(path.join(k.logsDir, 'run', 'locks', 'scheduler-service.lock')));
+});
+
+test('mh start --restart replaces a running agent with a new process', { timeout: 60_000 }, async () => {
+  const k = await kit();
+  assert.equal((await k.run('mh', ['start', 'scheduler-service'])).code, 0);
+  const before = (await agentState(k, 'scheduler-service')).pid!;
+  const restarted = await k.run('mh', ['start', '--restart', 'scheduler-service']);
+  assert.equal(restarted.code, 0, restarted.output);
+  assert.match(restarted.stdout, new RegExp(`stopped scheduler-service \\(pid ${before}\\)[\\s\\S]*started scheduler-service \\(pid \\d+\\)`));
+  const after = (await agentState(k, 'scheduler-service')).pid!;
+  assert.notEqual(after, before);
+  assert.ok(!isAlive(before));
+});
+
+test('mh logs -f follows new lines as the agent writes them', { timeout: 60_000 }, async () => {
+  const k = await kit();
+  assert.equal((await k.run('mh', ['start', 'scheduler-service'])).code, 0);
+  const follower = spawn(path.join(repoRoot, 'bin', 'mh'), ['logs', 'scheduler-service', '-n', '1', '-f'], { env: k.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  follower.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+  try {
+    const lines = () => seen.split('\n').filter(Boolean).length;
+    await waitFor('the last line, then new ones', () => lines() >= 4);
+    assert.match(seen, /job heartbeat ran/);
+  } finally {
+    follower.kill('SIGINT');
+  }
 });
 
 test('mh logs shows the last lines; usage errors are clear and exit 2', { timeout: 60_000 }, async () => {
