@@ -24,9 +24,9 @@ test('durations', () => {
   for (const bad of ['', '5', '1.5h', '-1s', '0s', '3w']) assert.equal(parseDuration(bad), undefined, bad);
 });
 
-test('the shipped scheduler.json has a heartbeat and a cleanup job', async () => {
+test('the shipped scheduler.json has a heartbeat, a cleanup and an event-log prune job', async () => {
   const jobs = await loadJobs(path.join(repoRoot, 'apps', 'agents', 'scheduler.json'));
-  assert.deepEqual(jobs.map((job) => job.type).sort(), ['cleanup', 'heartbeat']);
+  assert.deepEqual(jobs.map((job) => job.type).sort(), ['cleanup', 'heartbeat', 'prune-events']);
 });
 
 for (const [why, jobs] of [

@@ -5,6 +5,7 @@ import { repoRoot, TestKit } from './kit.js';
 export const agentScripts = {
   'scheduler-service': path.join(repoRoot, 'apps', 'agents', 'dist', 'scheduler-service.js'),
   'audio-organizer': path.join(repoRoot, 'apps', 'agents', 'dist', 'audio-organizer.js'),
+  'task-runner': path.join(repoRoot, 'apps', 'agents', 'dist', 'task-runner.js'),
   supervisor: path.join(repoRoot, 'packages', 'agents', 'dist', 'supervisor-main.js'),
 } as const;
 

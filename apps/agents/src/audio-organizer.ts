@@ -7,7 +7,14 @@ import { AudioOrganizer } from './audio/organizer.js';
 await runAgent('audio-organizer', async (agent) => {
   const { audioInbox: inbox, audioLibrary: library, audioSettleMs: settleMs } = agent.settings;
   await mkdir(inbox, { recursive: true });
-  const organizer = new AudioOrganizer({ inbox, library, settleMs, log: agent.log, act: agent.unit });
+  const organizer = new AudioOrganizer({
+    inbox,
+    library,
+    settleMs,
+    log: agent.log,
+    act: agent.unit,
+    moved: (from, to) => void agent.audit('moved', `filed ${from} as ${to}`, { from, to }),
+  });
   agent.log(`watching ${inbox}; filing into ${library} once a file is unchanged for ${settleMs} ms`);
 
   // fs.watch wakes the loop early; the periodic pass catches what it misses (and notices settling).

@@ -9,7 +9,16 @@ await runAgent('scheduler-service', async (agent) => {
   const jobs = await loadJobs(agent.settings.schedulerConfig);
   agent.log(`jobs: ${jobs.map((job) => `${job.name} every ${job.everyMs} ms`).join(', ')}`);
 
-  const run = (job: Job): Promise<string> => (job.type === 'heartbeat' ? Promise.resolve(heartbeat(startedAt)) : cleanup(job, agent.settings.logsDir));
+  const run = async (job: Job): Promise<string> => {
+    switch (job.type) {
+      case 'heartbeat':
+        return heartbeat(startedAt);
+      case 'cleanup':
+        return cleanup(job, agent.settings.logsDir);
+      case 'prune-events':
+        return `removed ${await agent.events.prune()} expired topic(s)`;
+    }
+  };
   const due = new Map(jobs.map((job) => [job, Date.now()]));
   while (!agent.signal.aborted) {
     for (const job of jobs.filter((j) => (due.get(j) ?? 0) <= Date.now())) {
@@ -17,6 +26,7 @@ await runAgent('scheduler-service', async (agent) => {
       try {
         const summary = await agent.unit(() => run(job));
         agent.log(`job ${job.name} ran in ${Date.now() - began} ms: ${summary}`);
+        await agent.audit('job', `${job.name}: ${summary}`, { job: job.name, ms: Date.now() - began });
       } catch (error) {
         agent.log(`job ${job.name} failed after ${Date.now() - began} ms: ${(error as Error).message}`);
       }

@@ -1,4 +1,5 @@
 import { logPaths, readSettings, type Settings } from '@kit/core';
+import { audit, openEventLog, type EventLog } from '@kit/events';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
 import { acquireLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
@@ -10,6 +11,10 @@ export interface AgentContext {
   /** Aborted when the agent is asked to stop (SIGTERM, SIGINT). */
   readonly signal: AbortSignal;
   log(line: string): void;
+  /** The shared event log (opened on first use). */
+  readonly events: EventLog;
+  /** Reports on the `audit` topic, as this agent; a failure to report is logged, never thrown. */
+  audit(kind: string, message: string, details?: Record<string, unknown>): Promise<void>;
   /**
    * Runs one unit of work, and only after checking that the lock is still
    * ours: a holder that was frozen past the stale window and resumed exits
@@ -62,12 +67,20 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
   process.on('SIGINT', () => stop('SIGINT'));
 
   let inFlight: Promise<unknown> | undefined;
+  let events: EventLog | undefined;
   const agent: AgentContext = {
     name,
     settings,
     lock,
     signal: controller.signal,
     log,
+    get events() {
+      return (events ??= openEventLog(settings));
+    },
+    async audit(kind, message, details = {}) {
+      const failed = await audit(agent.events, { source: name, kind, message, pid: process.pid, ...details });
+      if (failed) log(`could not report on the audit topic: ${failed.message}`);
+    },
     async unit(work) {
       if (!lock.verify()) lost('no longer ours or not fresh');
       const pending = work();
@@ -81,16 +94,20 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
     sleep: (ms) => abortableSleep(ms, controller.signal),
   };
 
+  await agent.audit('started', `${name} started (pid ${process.pid})`);
   try {
     await body(agent);
     await inFlight;
   } catch (error) {
     log(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await agent.audit('crashed', `${name} crashed: ${(error as Error).message ?? String(error)}`);
     await lock.release();
     process.exit(exitCodes.crashed);
   }
   await lock.release();
   log('stopped');
+  await agent.audit('stopped', `${name} stopped`);
+  await events?.close();
   process.exit(exitCodes.stopped);
 }
 

@@ -172,12 +172,14 @@ export class Supervisor {
     if (next.action === 'give-up') {
       record.reason = `it crashed ${record.crashesInARow} times in a row (last: ${how})`;
       this.#agent.log(`${spec.name}: ${record.reason}: left stopped as failed; \`mh start ${spec.name}\` tries again`);
+      void this.#agent.audit('failed', `${spec.name} failed: ${record.reason}`, { agent: spec.name });
       this.#set(record, 'failed', null);
       return;
     }
     record.restarts += 1;
     record.nextRestartAt = new Date(Date.now() + next.delayMs).toISOString();
     this.#agent.log(`${spec.name}: crashed (${how}); restart ${record.restarts} in ${next.delayMs} ms`);
+    void this.#agent.audit('restart', `${spec.name} crashed (${how}); restart ${record.restarts} in ${next.delayMs} ms`, { agent: spec.name, restarts: record.restarts });
     this.#set(record, 'restarting', null);
   }
 

@@ -43,6 +43,22 @@ export interface Settings {
   audioLibrary: string;
   /** AUDIO_SETTLE_MS: a file must stay unchanged this long before it is moved (it may still be being written). */
   audioSettleMs: number;
+  /** EVENTS_BACKEND: `file` (embedded, under LOGS_DIR/run/events) or `redis` (Redis Streams at REDIS_URL, for several hosts). */
+  eventsBackend: 'file' | 'redis';
+  /** REDIS_URL: redis://host:port[/db]; also moves sessions to Redis. */
+  redisUrl: string | undefined;
+  /** EVENTS_TOKEN: the bearer token for publishing; generated into LOGS_DIR/run/events.token when unset. */
+  eventsToken: string | undefined;
+  /** EVENTS_RETENTION_COUNT: events kept per topic, at least. */
+  eventsRetentionCount: number;
+  /** EVENTS_MAX_AGE_MS: events older than this are dropped. */
+  eventsMaxAgeMs: number;
+  /** SSE_HEARTBEAT_MS: a comment on every idle event stream this often, so proxies keep it open. */
+  sseHeartbeatMs: number;
+  /** SSE_RETRY_MS: the reconnect delay an event stream asks browsers for. */
+  sseRetryMs: number;
+  /** TASK_STEP_MS: the pace of the demo task's progress events. */
+  taskStepMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -78,7 +94,16 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     audioInbox: '',
     audioLibrary: '',
     audioSettleMs: read('AUDIO_SETTLE_MS', '2000', integer(0, 600_000)),
+    eventsBackend: read('EVENTS_BACKEND', 'file', oneOf(['file', 'redis'] as const)),
+    redisUrl: read('REDIS_URL', '', (raw) => (raw === '' ? undefined : redisUrl(raw))),
+    eventsToken: read('EVENTS_TOKEN', '', (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : { invalid: 'expected at least 16 characters' })),
+    eventsRetentionCount: read('EVENTS_RETENTION_COUNT', '10000', integer(100, 10_000_000)),
+    eventsMaxAgeMs: read('EVENTS_MAX_AGE_MS', String(7 * 86_400_000), integer(1000, 365 * 86_400_000)),
+    sseHeartbeatMs: read('SSE_HEARTBEAT_MS', '15000', integer(100, 15_000)),
+    sseRetryMs: read('SSE_RETRY_MS', '2000', integer(100, 60_000)),
+    taskStepMs: read('TASK_STEP_MS', '150', integer(0, 10_000)),
   };
+  if (settings.eventsBackend === 'redis' && !settings.redisUrl) problems.push('EVENTS_BACKEND="redis": REDIS_URL must be set too');
   // Defaults that live under LOGS_DIR, once LOGS_DIR is known.
   settings.audioInbox = read('AUDIO_INBOX', path.join(settings.logsDir, 'audio', 'inbox'), (raw) => path.resolve(cwd, raw));
   settings.audioLibrary = read('AUDIO_LIBRARY', path.join(settings.logsDir, 'audio', 'library'), (raw) => path.resolve(cwd, raw));
@@ -99,6 +124,13 @@ export function workerEnv(settings: Settings): Record<string, string> {
     // Pages show the agents' state, read from their locks.
     LOCK_STALE_MS: String(settings.lockStaleMs),
     AGENTS_CONFIG: settings.agentsConfig,
+    EVENTS_BACKEND: settings.eventsBackend,
+    ...(settings.redisUrl && { REDIS_URL: settings.redisUrl }),
+    ...(settings.eventsToken && { EVENTS_TOKEN: settings.eventsToken }),
+    EVENTS_RETENTION_COUNT: String(settings.eventsRetentionCount),
+    EVENTS_MAX_AGE_MS: String(settings.eventsMaxAgeMs),
+    SSE_HEARTBEAT_MS: String(settings.sseHeartbeatMs),
+    SSE_RETRY_MS: String(settings.sseRetryMs),
   };
 }
 
@@ -118,6 +150,20 @@ function instances(raw: string): number | 'max' | { invalid: string } {
   if (raw === 'max') return 'max';
   const count = integer(1, 256)(raw);
   return typeof count === 'number' ? count : { invalid: 'expected "max" or a whole number from 1 to 256' };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): Parse<T> {
+  return (raw) => ((choices as readonly string[]).includes(raw) ? (raw as T) : { invalid: `expected one of ${choices.join(', ')}` });
+}
+
+function redisUrl(raw: string): string | { invalid: string } {
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'redis:' || url.protocol === 'rediss:') return raw;
+  } catch {
+    // Reported below.
+  }
+  return { invalid: 'expected a URL such as redis://127.0.0.1:6379' };
 }
 
 function matching(pattern: RegExp, expected: string): Parse<string> {

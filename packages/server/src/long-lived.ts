@@ -7,9 +7,14 @@ import type { ServerResponse } from 'node:http';
  */
 export class LongLivedResponses {
   readonly #ends = new Map<ServerResponse, () => void>();
+  #closing = false;
 
-  /** Registers a response with the function that ends it politely; forgotten when it closes. */
+  /**
+   * Registers a response with the function that ends it politely; forgotten
+   * when it closes. Once the server drains, a new one is ended at once.
+   */
   add(res: ServerResponse, end: () => void): void {
+    if (this.#closing) return end();
     this.#ends.set(res, end);
     res.once('close', () => this.#ends.delete(res));
   }
@@ -18,8 +23,9 @@ export class LongLivedResponses {
     return this.#ends.size;
   }
 
-  /** Ends every registered response; returns how many there were. */
+  /** Ends every registered response, and every one added from now on; returns how many there were. */
   endAll(): number {
+    this.#closing = true;
     const count = this.#ends.size;
     for (const [res, end] of [...this.#ends]) {
       this.#ends.delete(res);

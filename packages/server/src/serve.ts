@@ -15,6 +15,8 @@ export interface ServeOptions {
   drainTimeoutMs: number;
   /** While draining, a socket idle this long is closed. */
   idleGraceMs?: number;
+  /** The registry the app's event streams join (made here when not given). */
+  streams?: LongLivedResponses;
   /** Runs once connections are closed (or the deadline passed): release stores, files, timers. */
   onClose?: () => Promise<void> | void;
   log?: (line: string) => void;
@@ -47,7 +49,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const server = http.createServer();
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   const connections = new ConnectionTracker(server, { idleGraceMs });
-  const streams = new LongLivedResponses();
+  const streams = options.streams ?? new LongLivedResponses();
   server.on('request', guard(options.handler, log));
 
   await listen(server, options.host, options.port);

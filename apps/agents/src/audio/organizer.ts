@@ -11,6 +11,8 @@ export interface OrganizerOptions {
   log: (line: string) => void;
   /** Wraps each move: the agent runtime checks its lock right before acting. */
   act?: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Told of each move (the agent reports it on the audit topic). */
+  moved?: (name: string, target: string) => void;
 }
 
 interface Seen {
@@ -65,6 +67,7 @@ export class AudioOrganizer {
       const target = await act(() => moveWithoutOverwrite(file, path.join(library, datedFolder(info.mtimeMs))));
       this.#seen.delete(entry.name);
       log(`moved ${entry.name} (${describe(kind, info.size)}) to ${path.relative(library, target)}`);
+      this.options.moved?.(entry.name, path.relative(library, target));
       moved.push(target);
     }
     for (const name of this.#seen.keys()) if (!present.has(name)) this.#seen.delete(name);

@@ -4,6 +4,7 @@ import { errors } from '@kit/core';
 
 export type Job =
   | { name: string; type: 'heartbeat'; everyMs: number }
+  | { name: string; type: 'prune-events'; everyMs: number }
   | { name: string; type: 'cleanup'; everyMs: number; olderThanMs: number; paths: string[] };
 
 /** "250ms", "30s", "5m", "1h", "14d" → milliseconds. */
@@ -33,7 +34,7 @@ export async function loadJobs(file: string): Promise<Job[]> {
     names.add(name);
     const everyMs = parseDuration(String(entry.every ?? ''));
     if (!everyMs) throw invalid(`${where}.every must be a duration such as 30s, 5m or 1h`);
-    if (entry.type === 'heartbeat') return { name, type: 'heartbeat', everyMs };
+    if (entry.type === 'heartbeat' || entry.type === 'prune-events') return { name, type: entry.type, everyMs };
     if (entry.type === 'cleanup') {
       const olderThanMs = parseDuration(String(entry.olderThan ?? ''));
       if (!olderThanMs) throw invalid(`${where}.olderThan must be a duration such as 14d`);
@@ -43,7 +44,7 @@ export async function loadJobs(file: string): Promise<Job[]> {
       }
       return { name, type: 'cleanup', everyMs, olderThanMs, paths };
     }
-    throw invalid(`${where}.type must be "heartbeat" or "cleanup"`);
+    throw invalid(`${where}.type must be "heartbeat", "cleanup" or "prune-events"`);
   });
 }
 

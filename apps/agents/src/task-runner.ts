@@ -1,0 +1,45 @@
+// task-runner: runs the tasks web workers queue (POST /api/tasks), each once
+// in the whole cluster, publishing progress on the task's own topic.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runAgent } from '@kit/agents';
+import { logPaths, writeFileAtomic } from '@kit/core';
+import { taskQueueTopic, type StoredEvent } from '@kit/events';
+import { runTask } from './tasks/runner.js';
+
+await runAgent('task-runner', async (agent) => {
+  // Where it got to in the queue, so a restart neither skips nor repeats a task.
+  const checkpointFile = path.join(logPaths(agent.settings.logsDir).agentState, 'task-runner.json');
+  const checkpoint = await readFile(checkpointFile, 'utf8')
+    .then((text) => JSON.parse(text) as { after: string })
+    .catch(() => ({ after: '0' }));
+
+  const queue: StoredEvent[] = [];
+  let wake: (() => void) | undefined;
+  const subscription = agent.events.subscribe(taskQueueTopic, {
+    after: checkpoint.after,
+    onEvent: (event) => {
+      queue.push(event);
+      wake?.();
+    },
+    onReset: ({ oldest }) => agent.log(`the queue no longer holds task ${checkpoint.after}: going on from ${oldest ?? 'the start'}`),
+  });
+  agent.log(`waiting for tasks after queue id ${checkpoint.after}`);
+  try {
+    while (!agent.signal.aborted) {
+      const next = queue.shift();
+      if (!next) {
+        await Promise.race([agent.sleep(5000), new Promise<void>((resolve) => (wake = resolve))]);
+        continue;
+      }
+      const began = Date.now();
+      const { id, outcome } = await agent.unit(() => runTask(agent.events, next, agent.settings.taskStepMs));
+      checkpoint.after = next.id;
+      await writeFileAtomic(checkpointFile, JSON.stringify(checkpoint));
+      agent.log(`task ${id}: ${outcome} in ${Date.now() - began} ms`);
+      if (outcome !== 'skipped') await agent.audit('task', `task ${id} ${outcome} in ${Date.now() - began} ms`, { task: id, outcome });
+    }
+  } finally {
+    subscription.close();
+  }
+});

@@ -1,0 +1,110 @@
+import type { ReadResult, StoredEvent, SubscribeOptions, Subscription } from './types.js';
+
+/** What a backend gives the fan-out: storage reads, and a feed of new events per topic. */
+export interface FanoutSource {
+  read(topic: string, after: string): Promise<ReadResult>;
+  /** Orders two ids of the same topic. */
+  compare(a: string, b: string): number;
+  /** Starts feeding the topic's new events to `push`; resolves once the feed's starting point is fixed. */
+  watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void>;
+}
+
+interface Subscriber {
+  options: SubscribeOptions;
+  /** The id of the last event delivered to it. */
+  cursor: string | undefined;
+  /** While its backlog is being read, live events wait here. */
+  buffer: StoredEvent[] | undefined;
+  closed: boolean;
+}
+
+interface Topic {
+  subscribers: Set<Subscriber>;
+  ready: Promise<() => void>;
+}
+
+/**
+ * One process's subscriptions. Each topic is watched once, however many
+ * streams follow it. A new subscriber first gets its backlog from storage
+ * while live events wait in its buffer; the watch is in place before the
+ * backlog is read, so no event falls between the two, and the cursor drops
+ * the ones both saw: every event is delivered once, in order.
+ */
+export class Fanout {
+  readonly #topics = new Map<string, Topic>();
+
+  constructor(private readonly source: FanoutSource) {}
+
+  stats(): { topics: number; subscriptions: number } {
+    let subscriptions = 0;
+    for (const topic of this.#topics.values()) subscriptions += topic.subscribers.size;
+    return { topics: this.#topics.size, subscriptions };
+  }
+
+  subscribe(name: string, options: SubscribeOptions): Subscription {
+    let topic = this.#topics.get(name);
+    if (!topic) {
+      const created: Topic = { subscribers: new Set(), ready: this.source.watch(name, (events) => this.#push(created, events)) };
+      topic = created;
+      this.#topics.set(name, topic);
+    }
+    const subscriber: Subscriber = { options, cursor: undefined, buffer: options.after === undefined ? undefined : [], closed: false };
+    topic.subscribers.add(subscriber);
+    void this.#start(name, topic, subscriber);
+    return {
+      close: () => {
+        if (subscriber.closed) return;
+        subscriber.closed = true;
+        topic.subscribers.delete(subscriber);
+        if (topic.subscribers.size === 0 && this.#topics.get(name) === topic) {
+          this.#topics.delete(name);
+          void topic.ready.then((stop) => stop(), () => undefined);
+        }
+      },
+    };
+  }
+
+  async #start(name: string, topic: Topic, subscriber: Subscriber): Promise<void> {
+    const { options } = subscriber;
+    try {
+      await topic.ready;
+      if (options.after === undefined) {
+        options.onCaughtUp?.(0);
+        return;
+      }
+      const backlog = await this.source.read(name, options.after);
+      if (subscriber.closed) return;
+      if (backlog.reset) options.onReset?.({ requested: options.after, oldest: backlog.oldest });
+      else subscriber.cursor = options.after === '0' ? undefined : options.after;
+      this.#deliver(subscriber, backlog.events);
+      const waiting = subscriber.buffer ?? [];
+      subscriber.buffer = undefined;
+      this.#deliver(subscriber, waiting);
+      options.onCaughtUp?.(backlog.events.length);
+    } catch (error) {
+      // Storage failed (Redis down, say): the subscriber ends its stream; its client reconnects and resumes.
+      subscriber.buffer = undefined;
+      options.onError?.(error);
+    }
+  }
+
+  #push(topic: Topic, events: StoredEvent[]): void {
+    for (const subscriber of topic.subscribers) {
+      if (subscriber.buffer) subscriber.buffer.push(...events);
+      else this.#deliver(subscriber, events);
+    }
+  }
+
+  #deliver(subscriber: Subscriber, events: StoredEvent[]): void {
+    for (const event of events) {
+      if (subscriber.closed) return;
+      if (subscriber.cursor !== undefined && this.source.compare(event.id, subscriber.cursor) <= 0) continue;
+      subscriber.cursor = event.id;
+      try {
+        subscriber.options.onEvent(event);
+      } catch {
+        // A failing subscriber must not stop the others.
+      }
+    }
+  }
+}

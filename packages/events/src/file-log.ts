@@ -1,0 +1,295 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { appendFile, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { Fanout } from './fanout.js';
+import { assertTopic } from './topics.js';
+import type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Subscription } from './types.js';
+
+/**
+ * The embedded event log: one folder per topic under LOGS_DIR/run/events,
+ * holding append-only segment files of one JSON line per event, named after
+ * their first id. Publishers in any process take the topic's lock, append
+ * one line with the next id, and let go; subscribers tail the files, woken
+ * by fs.watch (and a once-a-second look, in case a notification is missed).
+ */
+export class FileEventLog implements EventLog {
+  readonly backend = 'file' as const;
+  readonly #fanout: Fanout;
+  /** Events per segment: retention drops whole segments, so keep them a fraction of it. */
+  readonly #segmentEvents: number;
+
+  constructor(
+    private readonly root: string,
+    private readonly retention: Retention,
+  ) {
+    this.#segmentEvents = Math.max(50, Math.min(10_000, Math.round(retention.count / 10)));
+    this.#fanout = new Fanout({
+      read: (topic, after) => this.read(topic, after),
+      compare: (a, b) => Number(a) - Number(b),
+      watch: (topic, push) => this.#watch(topic, push),
+    });
+  }
+
+  async publish(topic: string, data: unknown): Promise<StoredEvent> {
+    assertTopic(topic);
+    const dir = path.join(this.root, topic);
+    await mkdir(dir, { recursive: true });
+    const release = await lockfile.lock(dir, {
+      lockfilePath: path.join(dir, '.lock'),
+      realpath: false,
+      stale: 10_000,
+      retries: { retries: 200, factor: 1.2, minTimeout: 1, maxTimeout: 50 },
+      onCompromised: () => undefined,
+    });
+    try {
+      const segments = await listSegments(dir);
+      const newest = segments.at(-1);
+      const lastId = newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0;
+      const id = lastId + 1;
+      const file = !newest || id - newest.first >= this.#segmentEvents ? segmentName(id) : newest.file;
+      const event: StoredEvent = { id: String(id), topic, at: new Date().toISOString(), data };
+      // One write of one whole line: readers either see all of it or none.
+      await appendFile(path.join(dir, file), `${JSON.stringify({ id, at: event.at, data })}\n`);
+      if (file !== newest?.file) await this.#dropOldSegments(dir, id);
+      return event;
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  async read(topic: string, after: string): Promise<ReadResult> {
+    assertTopic(topic);
+    const dir = path.join(this.root, topic);
+    const segments = await listSegments(dir);
+    const oldest = segments[0]?.first;
+    const newest = segments.at(-1);
+    const lastId = newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0;
+    let from = after === '0' ? 0 : /^\d+$/.test(after) ? Number(after) : Number.NaN;
+    // An id older than what is kept, from the future, or not an id at all: the client has missed events.
+    const reset = after !== '0' && (Number.isNaN(from) || (oldest !== undefined && from + 1 < oldest) || from > lastId);
+    if (reset) from = 0;
+    const events: StoredEvent[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      const next = segments[i + 1];
+      if (next && next.first - 1 <= from) continue;
+      const text = await readFile(path.join(dir, segments[i]!.file), 'utf8').catch(() => '');
+      for (const event of parseLines(topic, text.slice(0, text.lastIndexOf('\n') + 1))) if (Number(event.id) > from) events.push(event);
+    }
+    return { events, reset, oldest: oldest === undefined ? undefined : String(oldest) };
+  }
+
+  async latest(topic: string, count: number): Promise<StoredEvent[]> {
+    assertTopic(topic);
+    const dir = path.join(this.root, topic);
+    const segments = await listSegments(dir);
+    const events: StoredEvent[] = [];
+    for (let i = segments.length - 1; i >= 0 && events.length < count; i--) {
+      const text = await readFile(path.join(dir, segments[i]!.file), 'utf8').catch(() => '');
+      events.unshift(...parseLines(topic, text.slice(0, text.lastIndexOf('\n') + 1)));
+    }
+    return events.slice(-count);
+  }
+
+  async latestId(topic: string): Promise<string> {
+    assertTopic(topic);
+    const dir = path.join(this.root, topic);
+    const newest = (await listSegments(dir)).at(-1);
+    return String(newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0);
+  }
+
+  async exists(topic: string): Promise<boolean> {
+    assertTopic(topic);
+    return (await listSegments(path.join(this.root, topic))).length > 0;
+  }
+
+  subscribe(topic: string, options: SubscribeOptions): Subscription {
+    assertTopic(topic);
+    return this.#fanout.subscribe(topic, options);
+  }
+
+  stats() {
+    return this.#fanout.stats();
+  }
+
+  /** Removes segments past retention in every topic, and topics whose newest event is older than maxAge. */
+  async prune(): Promise<number> {
+    let removed = 0;
+    const topics = await readdir(this.root).catch(() => [] as string[]);
+    for (const topic of topics) {
+      const dir = path.join(this.root, topic);
+      const segments = await listSegments(dir);
+      const newest = segments.at(-1);
+      if (!newest) continue;
+      const age = Date.now() - (await stat(path.join(dir, newest.file))).mtimeMs;
+      if (age > this.retention.maxAgeMs) {
+        await rm(dir, { recursive: true, force: true });
+        removed++;
+      } else {
+        await this.#dropOldSegments(dir, (await lastLineId(path.join(dir, newest.file))) ?? newest.first);
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    // Subscriptions close with their streams; nothing else stays open.
+  }
+
+  /** Drops whole segments while at least `count` newer events remain, and segments older than maxAge (never the newest). */
+  async #dropOldSegments(dir: string, lastId: number): Promise<void> {
+    const segments = await listSegments(dir);
+    for (let i = 0; i < segments.length - 1; i++) {
+      const next = segments[i + 1]!;
+      const file = path.join(dir, segments[i]!.file);
+      const tooMany = lastId - next.first + 1 >= this.retention.count;
+      const tooOld = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? Date.now()) > this.retention.maxAgeMs;
+      if (!tooMany && !tooOld) break;
+      await unlink(file).catch(() => undefined);
+    }
+  }
+
+  /** Tails a topic's segments from their current end, pushing complete new lines. */
+  async #watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
+    const dir = path.join(this.root, topic);
+    await mkdir(dir, { recursive: true });
+    const segments = await listSegments(dir);
+    const newest = segments.at(-1);
+    let position = newest ? { file: newest.file, offset: (await stat(path.join(dir, newest.file))).size } : undefined;
+    let reading = false;
+    let again = false;
+    let stopped = false;
+
+    const poke = async () => {
+      if (reading) return void (again = true);
+      reading = true;
+      try {
+        do {
+          again = false;
+          const found: StoredEvent[] = [];
+          const current = await listSegments(dir);
+          let index = position ? current.findIndex((segment) => segment.file === position!.file) : 0;
+          if (index === -1) index = 0; // Our segment was dropped by retention: go on with what is left.
+          for (let i = index; i < current.length; i++) {
+            const segment = current[i]!;
+            const offset = position?.file === segment.file ? position.offset : 0;
+            const { lines, consumed } = await readCompleteLines(path.join(dir, segment.file), offset);
+            found.push(...parseLines(topic, lines));
+            position = { file: segment.file, offset: offset + consumed };
+          }
+          if (found.length > 0 && !stopped) push(found);
+        } while (again && !stopped);
+      } finally {
+        reading = false;
+      }
+    };
+
+    let watcher: FSWatcher | undefined;
+    const startWatching = () => {
+      try {
+        watcher = watch(dir, () => void poke());
+        watcher.on('error', () => {
+          watcher?.close();
+          watcher = undefined;
+        });
+      } catch {
+        watcher = undefined; // The folder is gone (pruned): the timer looks again.
+      }
+    };
+    startWatching();
+    const timer = setInterval(() => {
+      if (!watcher) startWatching();
+      void poke();
+    }, 1000);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      watcher?.close();
+    };
+  }
+}
+
+interface Segment {
+  file: string;
+  first: number;
+}
+
+const segmentPattern = /^(\d{16})\.ndjson$/;
+
+function segmentName(firstId: number): string {
+  return `${String(firstId).padStart(16, '0')}.ndjson`;
+}
+
+async function listSegments(dir: string): Promise<Segment[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .map((file) => ({ file, match: segmentPattern.exec(file) }))
+    .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
+    .map(({ file, match }) => ({ file, first: Number(match[1]) }))
+    .sort((a, b) => a.first - b.first);
+}
+
+/** The id on the last complete line of a segment; undefined when it has none. */
+async function lastLineId(file: string): Promise<number | undefined> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const { size } = await handle.stat();
+    for (let length = Math.min(size, 4096); length > 0; length = Math.min(size, length * 4)) {
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      const text = buffer.toString('utf8');
+      const end = text.lastIndexOf('\n');
+      const start = text.lastIndexOf('\n', end - 1);
+      if (end > 0 && (start >= 0 || length === size)) {
+        const match = /^\{"id":(\d+),/.exec(text.slice(start + 1, end));
+        return match ? Number(match[1]) : undefined;
+      }
+      if (length === size) return undefined;
+    }
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads from `offset` to the last newline: a line still being written is left for the next read. */
+async function readCompleteLines(file: string, offset: number): Promise<{ lines: string; consumed: number }> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return { lines: '', consumed: 0 };
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size <= offset) return { lines: '', consumed: 0 };
+    const buffer = Buffer.alloc(size - offset);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+    const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (end === -1) return { lines: '', consumed: 0 };
+    return { lines: buffer.subarray(0, end + 1).toString('utf8'), consumed: end + 1 };
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseLines(topic: string, text: string): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      const { id, at, data } = JSON.parse(line) as { id: number; at: string; data: unknown };
+      events.push({ id: String(id), topic, at, data });
+    } catch {
+      // Not ours (or damaged by hand): skip it rather than stop the stream.
+    }
+  }
+  return events;
+}
+

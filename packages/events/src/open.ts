@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { logPaths, type Settings } from '@kit/core';
+import { FileEventLog } from './file-log.js';
+import { RedisEventLog } from './redis-log.js';
+import type { EventLog } from './types.js';
+
+/** The event log the settings name: files under LOGS_DIR/run/events, or Redis Streams at REDIS_URL. */
+export function openEventLog(settings: Settings): EventLog {
+  const retention = { count: settings.eventsRetentionCount, maxAgeMs: settings.eventsMaxAgeMs };
+  if (settings.eventsBackend === 'redis' && settings.redisUrl) return new RedisEventLog(settings.redisUrl, retention);
+  return new FileEventLog(logPaths(settings.logsDir).events, retention);
+}
+
+/**
+ * The bearer token for publishing over HTTP: EVENTS_TOKEN, or else one made
+ * once and kept in LOGS_DIR/run/events.token (mode 600), so every worker
+ * and command of this installation agrees on it.
+ */
+export async function eventsToken(settings: Settings): Promise<string> {
+  if (settings.eventsToken) return settings.eventsToken;
+  const file = path.join(logPaths(settings.logsDir).run, 'events.token');
+  await mkdir(path.dirname(file), { recursive: true });
+  try {
+    await writeFile(file, `${randomBytes(24).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  return (await readFile(file, 'utf8')).trim();
+}

@@ -1,0 +1,208 @@
+import { Redis } from 'ioredis';
+import { Fanout } from './fanout.js';
+import { assertTopic } from './topics.js';
+import type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Subscription } from './types.js';
+
+/**
+ * The event log on Redis Streams, for a kit spread over several hosts: one
+ * stream per topic (XADD with approximate MAXLEN and MINID trimming), ids
+ * from Redis (`<ms>-<seq>`), and one blocking XREAD per process over every
+ * topic it follows.
+ */
+export class RedisEventLog implements EventLog {
+  readonly backend = 'redis' as const;
+  readonly #redis: Redis;
+  /** XREAD BLOCK holds its connection: it gets one of its own. */
+  readonly #reader: Redis;
+  readonly #fanout: Fanout;
+  /** Topic → [last id read, push]. */
+  readonly #followed = new Map<string, { last: string; push: (events: StoredEvent[]) => void }>();
+  #readerRunning = false;
+  #closed = false;
+
+  constructor(
+    url: string,
+    private readonly retention: Retention,
+    private readonly prefix = 'kit:',
+  ) {
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
+    this.#reader = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5000 });
+    // Errors surface on the commands that fail; without a listener ioredis would print each reconnect attempt.
+    this.#redis.on('error', () => undefined);
+    this.#reader.on('error', () => undefined);
+    this.#fanout = new Fanout({
+      read: (topic, after) => this.read(topic, after),
+      compare: compareIds,
+      watch: (topic, push) => this.#watch(topic, push),
+    });
+  }
+
+  #key(topic: string): string {
+    return `${this.prefix}events:${topic}`;
+  }
+
+  async publish(topic: string, data: unknown): Promise<StoredEvent> {
+    assertTopic(topic);
+    const at = new Date().toISOString();
+    const key = this.#key(topic);
+    const results = await this.#redis
+      .multi()
+      .xadd(key, 'MAXLEN', '~', String(this.retention.count), '*', 'at', at, 'data', JSON.stringify(data))
+      .xtrim(key, 'MINID', '~', String(Date.now() - this.retention.maxAgeMs))
+      .sadd(`${this.prefix}topics`, topic)
+      .exec();
+    const [error, id] = results?.[0] ?? [new Error('no reply from Redis')];
+    if (error) throw error;
+    return { id: String(id), topic, at, data };
+  }
+
+  async read(topic: string, after: string): Promise<ReadResult> {
+    assertTopic(topic);
+    const key = this.#key(topic);
+    const info = await this.#info(key);
+    const oldest = info?.first;
+    let start = '-';
+    let reset = false;
+    if (after !== '0') {
+      // Missed when entries after `after` were deleted by trimming, or when the id is not one this stream gave out.
+      const valid = /^\d+(-\d+)?$/.test(after);
+      reset = !valid || !info || compareIds(after, info.last) > 0 || (info.maxDeleted !== undefined && compareIds(after, info.maxDeleted) < 0);
+      if (!reset) start = `(${after}`;
+    }
+    const entries = info ? await this.#redis.xrange(key, start, '+') : [];
+    return { events: entries.map((entry) => toEvent(topic, entry)), reset, oldest };
+  }
+
+  async latest(topic: string, count: number): Promise<StoredEvent[]> {
+    assertTopic(topic);
+    const entries = await this.#redis.xrevrange(this.#key(topic), '+', '-', 'COUNT', count);
+    return entries.reverse().map((entry) => toEvent(topic, entry));
+  }
+
+  async latestId(topic: string): Promise<string> {
+    assertTopic(topic);
+    const [entry] = await this.#redis.xrevrange(this.#key(topic), '+', '-', 'COUNT', 1);
+    return entry ? entry[0] : '0';
+  }
+
+  async exists(topic: string): Promise<boolean> {
+    assertTopic(topic);
+    return (await this.#redis.exists(this.#key(topic))) === 1;
+  }
+
+  subscribe(topic: string, options: SubscribeOptions): Subscription {
+    assertTopic(topic);
+    return this.#fanout.subscribe(topic, options);
+  }
+
+  stats() {
+    return this.#fanout.stats();
+  }
+
+  async prune(): Promise<number> {
+    let removed = 0;
+    for (const topic of await this.#redis.smembers(`${this.prefix}topics`)) {
+      const key = this.#key(topic);
+      await this.#redis.xtrim(key, 'MINID', String(Date.now() - this.retention.maxAgeMs));
+      if ((await this.#redis.xlen(key)) === 0) {
+        await this.#redis.multi().del(key).srem(`${this.prefix}topics`, topic).exec();
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#reader.disconnect();
+    await this.#redis.quit().catch(() => undefined);
+  }
+
+  async #info(key: string): Promise<{ first: string | undefined; last: string; maxDeleted: string | undefined } | undefined> {
+    let raw: unknown[];
+    try {
+      raw = (await this.#redis.call('XINFO', 'STREAM', key)) as unknown[];
+    } catch (error) {
+      if (/no such key/i.test((error as Error).message)) return undefined;
+      throw error;
+    }
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1]);
+    const first = fields.get('first-entry') as [string, string[]] | null | undefined;
+    const maxDeleted = fields.get('max-deleted-entry-id');
+    return {
+      first: first?.[0],
+      last: String(fields.get('last-generated-id') ?? '0-0'),
+      maxDeleted: typeof maxDeleted === 'string' && maxDeleted !== '0-0' ? maxDeleted : undefined,
+    };
+  }
+
+  async #watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
+    const last = (await this.#info(this.#key(topic)))?.last ?? '0-0';
+    this.#followed.set(topic, { last, push });
+    void this.#readLoop();
+    return () => {
+      this.#followed.delete(topic);
+    };
+  }
+
+  /** One XREAD for every followed topic at once, from each one's last id; new topics join at the next round (≤ 1 s). */
+  async #readLoop(): Promise<void> {
+    if (this.#readerRunning) return;
+    this.#readerRunning = true;
+    try {
+      while (!this.#closed && this.#followed.size > 0) {
+        const topics = [...this.#followed.keys()];
+        let reply: [string, [string, string[]][]][] | null;
+        try {
+          reply = (await this.#reader.xread(
+            'COUNT',
+            1000,
+            'BLOCK',
+            1000,
+            'STREAMS',
+            ...topics.map((topic) => this.#key(topic)),
+            ...topics.map((topic) => this.#followed.get(topic)!.last),
+          )) as [string, [string, string[]][]][] | null;
+        } catch {
+          if (this.#closed) return;
+          await new Promise((resolve) => setTimeout(resolve, 500)); // Redis is away: ioredis reconnects meanwhile.
+          continue;
+        }
+        for (const [key, entries] of reply ?? []) {
+          const topic = key.slice(`${this.prefix}events:`.length);
+          const follower = this.#followed.get(topic);
+          if (!follower || entries.length === 0) continue;
+          follower.last = entries.at(-1)![0];
+          follower.push(entries.map((entry) => toEvent(topic, entry)));
+        }
+      }
+    } finally {
+      this.#readerRunning = false;
+      // A topic followed while the loop was on its way out would otherwise never be read.
+      if (!this.#closed && this.#followed.size > 0) void this.#readLoop();
+    }
+  }
+}
+
+/** Orders Redis stream ids (`<ms>-<seq>`; a bare `<ms>` counts as `<ms>-0`). */
+export function compareIds(a: string, b: string): number {
+  const [aMs = '0', aSeq = '0'] = a.split('-');
+  const [bMs = '0', bSeq = '0'] = b.split('-');
+  const ms = BigInt(aMs) - BigInt(bMs);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(aSeq) - BigInt(bSeq);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+function toEvent(topic: string, [id, fields]: [string, string[]]): StoredEvent {
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
+  let data: unknown = null;
+  try {
+    data = JSON.parse(values.get('data') ?? 'null');
+  } catch {
+    data = values.get('data');
+  }
+  return { id, topic, at: values.get('at') ?? '', data };
+}
