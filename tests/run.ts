@@ -1,5 +1,5 @@
-// `pnpm test` runs this: makes sure the site build is fresh (integration
-// tests serve it), then runs every *.test.ts under tests/ with node's test
+// `pnpm test` runs this: makes sure Chromium and redis-server are installed
+// and the site build is fresh (integration tests serve it), then runs every *.test.ts under tests/ with node's test
 // runner, one file at a time (each file starts its own PM2 daemon and
 // cluster; a 2-core machine gains nothing from running two at once).
 //
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { buildSite, buildState, defaultSiteDir } from '@kit/cluster';
+import { ensureSystemPackages } from './setup/system-packages.js';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
 const filters = process.argv.slice(2);
@@ -23,6 +24,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+ensureSystemPackages();
 const state = await buildState(defaultSiteDir);
 if (state !== 'fresh') {
   console.log(`▸ building the site for the tests (${state})`);

@@ -41,6 +41,15 @@ export class Fanout {
     return { topics: this.#topics.size, subscriptions };
   }
 
+  /** Stops watching every topic (the log is being closed); open subscriptions get nothing more. */
+  close(): void {
+    for (const topic of this.#topics.values()) {
+      for (const subscriber of topic.subscribers) subscriber.closed = true;
+      void topic.ready.then((stop) => stop(), () => undefined);
+    }
+    this.#topics.clear();
+  }
+
   subscribe(name: string, options: SubscribeOptions): Subscription {
     let topic = this.#topics.get(name);
     if (!topic) {

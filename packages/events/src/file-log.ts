@@ -133,7 +133,7 @@ export class FileEventLog implements EventLog {
   }
 
   async close(): Promise<void> {
-    // Subscriptions close with their streams; nothing else stays open.
+    this.#fanout.close();
   }
 
   /** Drops whole segments while at least `count` newer events remain, and segments older than maxAge (never the newest). */

@@ -64,9 +64,11 @@ export class RedisEventLog implements EventLog {
     let start = '-';
     let reset = false;
     if (after !== '0') {
-      // Missed when entries after `after` were deleted by trimming, or when the id is not one this stream gave out.
+      // Missed when trimming removed entries after `after` (it is older than the oldest kept, and the
+      // stream was trimmed), or when the id is not one this stream gave out. Either way the client gets
+      // everything kept, which is all after `after`.
       const valid = /^\d+(-\d+)?$/.test(after);
-      reset = !valid || !info || compareIds(after, info.last) > 0 || (info.maxDeleted !== undefined && compareIds(after, info.maxDeleted) < 0);
+      reset = !valid || !info || compareIds(after, info.last) > 0 || (info.first !== undefined && info.trimmed && compareIds(after, info.first) < 0);
       if (!reset) start = `(${after}`;
     }
     const entries = info ? await this.#redis.xrange(key, start, '+') : [];
@@ -114,11 +116,12 @@ export class RedisEventLog implements EventLog {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#fanout.close();
     this.#reader.disconnect();
     await this.#redis.quit().catch(() => undefined);
   }
 
-  async #info(key: string): Promise<{ first: string | undefined; last: string; maxDeleted: string | undefined } | undefined> {
+  async #info(key: string): Promise<{ first: string | undefined; last: string; trimmed: boolean } | undefined> {
     let raw: unknown[];
     try {
       raw = (await this.#redis.call('XINFO', 'STREAM', key)) as unknown[];
@@ -129,11 +132,12 @@ export class RedisEventLog implements EventLog {
     const fields = new Map<string, unknown>();
     for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1]);
     const first = fields.get('first-entry') as [string, string[]] | null | undefined;
-    const maxDeleted = fields.get('max-deleted-entry-id');
+    const added = Number(fields.get('entries-added'));
     return {
       first: first?.[0],
       last: String(fields.get('last-generated-id') ?? '0-0'),
-      maxDeleted: typeof maxDeleted === 'string' && maxDeleted !== '0-0' ? maxDeleted : undefined,
+      // Redis before 7 has no entries-added: assume trimmed, so an old id is reported as a reset.
+      trimmed: !Number.isFinite(added) || added > Number(fields.get('length')),
     };
   }
 

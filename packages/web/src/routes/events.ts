@@ -41,7 +41,7 @@ export function eventsRoute(context: EventRouteContext) {
     if (!body.ok) return sendJson(res, body.status, { error: body.error }, body.status === 413 ? { Connection: 'close' } : {});
     try {
       const event = await context.log.publish(topic, body.value);
-      sendJson(res, 201, { id: event.id });
+      sendJson(res, 201, { id: event.id }, { 'x-worker': context.worker });
     } catch (error) {
       sendJson(res, 503, { error: `the event log is not available: ${(error as Error).message}` });
     }

@@ -13,7 +13,7 @@ export function createTaskRoute(context: EventRouteContext) {
     const prompt = validPrompt(body.value);
     if (!prompt) return sendJson(res, 400, { error: 'expected {"prompt": "…"} with 1 to 2000 characters' });
     try {
-      sendJson(res, 202, await enqueueTask(context.log, prompt));
+      sendJson(res, 202, await enqueueTask(context.log, prompt), { 'x-worker': context.worker });
     } catch (error) {
       sendJson(res, 503, { error: `the event log is not available: ${(error as Error).message}` });
     }
