@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { isAlive } from '@kit/core';
+import { FileEventLog } from '@kit/events';
 import { agentsKit, status } from '../helpers/agents.js';
 import { request } from '../helpers/http.js';
 import { kitProcesses, type TestKit } from '../helpers/kit.js';
@@ -59,6 +60,13 @@ test('stop-pm2 stops the web cluster, then the agents and the supervisor: nothin
   for (const pid of [...before.agents.map((a) => a.pid), before.supervisor.pid]) assert.ok(pid && !isAlive(pid));
   assert.deepEqual(await kit.workers(), []);
   await waitFor('no process of the kit left', () => kitProcesses(kit.logsDir).length === 0);
+
+  // Both commands, and the agents, reported on the audit topic.
+  const audit = await new FileEventLog(path.join(kit.logsDir, 'run', 'events'), { count: 10_000, maxAgeMs: 86_400_000 }).latest('audit', 200);
+  const said = audit.map((event) => event.data as { source: string; kind: string });
+  for (const [source, kind] of [['start-pm2', 'started'], ['start-pm2', 'reloaded'], ['stop-pm2', 'stopped'], ['scheduler-service', 'started'], ['scheduler-service', 'job'], ['supervisor', 'stopped']]) {
+    assert.ok(said.some((entry) => entry.source === source && entry.kind === kind), `${source} ${kind} on the audit topic`);
+  }
 });
 
 test('--no-agents starts the web cluster only; a failed start stops the agents it started', { timeout: 180_000 }, async () => {

@@ -1,6 +1,7 @@
 import { startAgents, stopAgents, type StartResult, type StopResult } from '@kit/agents';
 import { startWeb, stopWeb, type Pm2Process, type WebState } from '@kit/cluster';
 import { readSettings, type Reporter, type Settings } from '@kit/core';
+import { audit, openEventLog, type AuditEntry } from '@kit/events';
 import { readBuildInfo } from '@kit/web';
 import { checkDependencies, checkNode, ensureSiteBuild } from './preflight.js';
 
@@ -33,6 +34,13 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   }
   try {
     const web = await startWeb(settings, build, report);
+    await announce(settings, report, {
+      source: 'start-pm2',
+      kind: web.action,
+      message: `web ${web.action}: ${web.workers.length} worker(s) serving build ${build}`,
+      build,
+      workers: web.workers.map((worker) => worker.pid),
+    });
     return { settings, web, agents };
   } catch (error) {
     // Leave nothing half-started: the agents this run started go again; ones that already ran stay.
@@ -56,5 +64,16 @@ export async function stopKit(report: Reporter): Promise<KitStopped> {
   const web = await stopWeb(settings);
   report.done(web.length === 0 ? 'no web worker of the kit was running' : `stopped ${web[0]?.name}: ${web.length} worker(s), pids ${web.map((w) => w.pid).join(', ')}`);
   const agents = await stopAgents(settings, 'all', { timeoutMs: 10_000, force: false }, report);
+  if (web.length > 0 || agents.some((agent) => agent.outcome !== 'not-running')) {
+    await announce(settings, report, { source: 'stop-pm2', kind: 'stopped', message: `stopped ${web.length} web worker(s) and the agents` });
+  }
   return { web, agents };
+}
+
+/** Tells the audit topic what a command did; a log that cannot be reached is a warning, not a failure. */
+async function announce(settings: Settings, report: Reporter, entry: AuditEntry): Promise<void> {
+  const log = openEventLog(settings);
+  const failed = await audit(log, entry);
+  await log.close();
+  if (failed) report.warn(`could not report on the audit topic: ${failed.message}`);
 }
