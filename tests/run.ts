@@ -6,10 +6,12 @@
 //   pnpm test                 everything
 //   pnpm test server cluster  only files whose path contains one of the words
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
-import { buildSite, buildState, defaultSiteDir } from '@kit/cluster';
+import { readSettings } from '@kit/core';
+import { buildState, buildTried, currentLink, switchTo } from '@kit/deploy';
 import { ensureSystemPackages } from './setup/system-packages.js';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -25,10 +27,12 @@ if (files.length === 0) {
 }
 
 ensureSystemPackages();
-const state = await buildState(defaultSiteDir);
+const state = await buildState(currentLink);
 if (state !== 'fresh') {
-  console.log(`▸ building the site for the tests (${state})`);
-  await buildSite({ step() {}, progress() {}, done() {}, warn() {}, output: (line) => console.log(`  │ ${line}`) });
+  console.log(`▸ building a release of the site for the tests (${state})`);
+  const report = { step() {}, progress() {}, done() {}, warn() {}, output: (line: string) => console.log(`  │ ${line}`) };
+  const settings = readSettings({ ...process.env, LOGS_DIR: path.join(os.tmpdir(), 'kit-test-build'), SITE_DIR: '' });
+  await switchTo(settings, await buildTried(settings, report), { reload: false }, report);
 }
 
 let passed = 0;

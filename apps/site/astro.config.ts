@@ -15,6 +15,9 @@ const hosts = (process.env.SITE_HOSTS ?? 'localhost,127.0.0.1')
 // mode because that handler also serves dist/client (hashed assets included).
 export default defineConfig({
   output: 'server',
+  // bin/deploy builds each release into a folder of its own (SITE_OUT_DIR);
+  // apps/site/dist is a symlink to the current one.
+  outDir: process.env.SITE_OUT_DIR ?? './dist',
   adapter: node({ mode: 'standalone' }),
   server: { host: '127.0.0.1', port: 4321 },
   integrations: [buildInfo()],

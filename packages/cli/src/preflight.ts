@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { buildSite, buildState, defaultSiteDir, siteRoot } from '@kit/cluster';
 import { errors, kitRoot, type Reporter, type Settings } from '@kit/core';
+import { buildState, buildTried, currentLink, siteRoot, switchTo } from '@kit/deploy';
 
 const NODE_NEEDED = [20, 10, 0] as const;
 
@@ -34,19 +34,18 @@ export function checkDependencies(): void {
 }
 
 /**
- * Makes sure the site build is there and newer than its sources, building it
- * when not. A SITE_DIR outside apps/site/dist is someone else's build: it is
- * checked, never rebuilt.
+ * Makes sure the current release is there and newer than the site's
+ * sources; otherwise builds a new release, tries it, and makes it current
+ * (running workers keep theirs until the reload that follows). A SITE_DIR
+ * outside apps/site/dist is someone else's build: checked, never rebuilt.
  */
 export async function ensureSiteBuild(settings: Settings, report: Reporter): Promise<void> {
-  if (settings.siteDir !== defaultSiteDir) {
+  if (settings.siteDir !== currentLink) {
     if (!existsSync(path.join(settings.siteDir, 'server', 'entry.mjs'))) throw errors.buildMissing(settings.siteDir);
     return report.done(`using the site build in ${settings.siteDir}`);
   }
   const state = await buildState(settings.siteDir);
   if (state === 'fresh') return report.done('site build is up to date');
-  report.step(state === 'missing' ? 'building the site (no build yet)' : 'building the site (sources changed since the last build)');
-  const started = Date.now();
-  await buildSite(report);
-  report.done(`site built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  report.warn(state === 'missing' ? 'no build of the site yet' : 'the site\'s sources changed since the last build');
+  await switchTo(settings, await buildTried(settings, report), { reload: false }, report);
 }

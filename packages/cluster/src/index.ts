@@ -1,7 +1,6 @@
 export { fetchHealth, probeHost, type HealthReport } from './health.js';
 export { Pm2Client, runningDaemon, type DaemonInfo, type Pm2Process } from './pm2-client.js';
 export { checkPort, type PortState } from './port.js';
-export { buildSite, buildState, defaultSiteDir, siteRoot, type BuildState } from './site-build.js';
 export { tryWorker, workerScript } from './trial-worker.js';
 export { waitForWorkers } from './wait-healthy.js';
-export { ecosystemFile, expectedInstances, kitWorkers, startWeb, stopWeb, type WebState } from './web.js';
+export { ecosystemFile, expectedInstances, kitWorkers, reloadWeb, startWeb, stopWeb, type WebState } from './web.js';

@@ -37,56 +37,87 @@ export async function startWeb(settings: Settings, build: string, report: Report
   const instances = expectedInstances(settings);
   const client = await Pm2Client.connect();
   try {
-    const list = await client.list();
-    const ours = kitWorkers(list, settings);
-    const namesake = list.find((proc) => proc.name === settings.webAppName && !ours.includes(proc));
-    if (namesake) {
-      throw errors.usage(
-        `PM2 already runs an app named ${settings.webAppName} from ${namesake.execPath}, outside this kit.`,
-        'Give this kit another name: WEB_APP_NAME=<name> ./bin/start-pm2.',
-      );
+    const ours = await ownWorkers(client, settings);
+    if (ours.length > 0) {
+      report.step('trying the build in a trial worker before touching the running ones');
+      const trial = await tryWorker(settings);
+      report.done(`trial worker served build ${trial.build} after ${trial.startMs} ms`);
+      return await reload(client, ours, settings, build, report);
     }
-    const waitOptions = {
-      client,
-      app: settings.webAppName,
-      instances,
-      host: settings.host,
-      port: settings.port,
-      build,
-      timeoutMs: settings.startTimeoutMs * 2,
-      errorLog: appLogFiles(settings.logsDir, settings.webAppName).error,
-      report,
-    };
-    const url = `http://${probeHost(settings.host)}:${settings.port}`;
-
-    if (ours.length === 0) {
-      await ensurePortFree(settings);
-      report.step(`starting ${instances} web worker(s) in PM2 cluster mode`);
-      await client.startFromFile(ecosystemFile, settings.webAppName);
-      try {
-        return { action: 'started', url, build, workers: await waitForWorkers(waitOptions) };
-      } catch (error) {
-        report.warn(`removing ${settings.webAppName} from PM2 again`);
-        await removeWorkers(client, settings);
-        throw error;
-      }
+    await ensurePortFree(settings);
+    report.step(`starting ${instances} web worker(s) in PM2 cluster mode`);
+    await client.startFromFile(ecosystemFile, settings.webAppName);
+    try {
+      return { action: 'started', url: webUrl(settings), build, workers: await waitForWorkers(waitOptions(client, settings, build, report)) };
+    } catch (error) {
+      report.warn(`removing ${settings.webAppName} from PM2 again`);
+      await removeWorkers(client, settings);
+      throw error;
     }
-
-    if (String(ours[0]?.env.PORT) !== String(settings.port)) await ensurePortFree(settings);
-    report.step('trying the build in a trial worker before touching the running ones');
-    const trial = await tryWorker(settings);
-    report.done(`trial worker served build ${trial.build} after ${trial.startMs} ms`);
-    report.step(`reloading ${ours.length} worker(s) one by one`);
-    await client.reloadFromFile(ecosystemFile, settings.webAppName);
-    if (ours.length !== instances) {
-      report.step(`scaling from ${ours.length} to ${instances} worker(s)`);
-      await client.scale(settings.webAppName, instances);
-    }
-    const replacing = new Set(ours.map((proc) => proc.pid));
-    return { action: 'reloaded', url, build, workers: await waitForWorkers({ ...waitOptions, replacing }) };
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * Reloads the running web cluster worker by worker and waits until every
+ * worker serves `build`; undefined when the kit's web cluster is not
+ * running (nothing to reload). Starts no daemon.
+ */
+export async function reloadWeb(settings: Settings, build: string, report: Reporter): Promise<WebState | undefined> {
+  if (runningDaemon().pid === undefined) return undefined;
+  const client = await Pm2Client.connect();
+  try {
+    const ours = await ownWorkers(client, settings);
+    return ours.length === 0 ? undefined : await reload(client, ours, settings, build, report);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The kit's workers in this daemon; an app of the same name from elsewhere is an error, not ours to touch. */
+async function ownWorkers(client: Pm2Client, settings: Settings): Promise<Pm2Process[]> {
+  const list = await client.list();
+  const ours = kitWorkers(list, settings);
+  const namesake = list.find((proc) => proc.name === settings.webAppName && !ours.includes(proc));
+  if (namesake) {
+    throw errors.usage(
+      `PM2 already runs an app named ${settings.webAppName} from ${namesake.execPath}, outside this kit.`,
+      'Give this kit another name: WEB_APP_NAME=<name> ./bin/start-pm2.',
+    );
+  }
+  return ours;
+}
+
+async function reload(client: Pm2Client, ours: Pm2Process[], settings: Settings, build: string, report: Reporter): Promise<WebState> {
+  const instances = expectedInstances(settings);
+  if (String(ours[0]?.env.PORT) !== String(settings.port)) await ensurePortFree(settings);
+  report.step(`reloading ${ours.length} worker(s) one by one`);
+  await client.reloadFromFile(ecosystemFile, settings.webAppName);
+  if (ours.length !== instances) {
+    report.step(`scaling from ${ours.length} to ${instances} worker(s)`);
+    await client.scale(settings.webAppName, instances);
+  }
+  const replacing = new Set(ours.map((proc) => proc.pid));
+  return { action: 'reloaded', url: webUrl(settings), build, workers: await waitForWorkers({ ...waitOptions(client, settings, build, report), replacing }) };
+}
+
+function waitOptions(client: Pm2Client, settings: Settings, build: string, report: Reporter) {
+  return {
+    client,
+    app: settings.webAppName,
+    instances: expectedInstances(settings),
+    host: settings.host,
+    port: settings.port,
+    build,
+    timeoutMs: settings.startTimeoutMs * 2,
+    errorLog: appLogFiles(settings.logsDir, settings.webAppName).error,
+    report,
+  };
+}
+
+function webUrl(settings: Settings): string {
+  return `http://${probeHost(settings.host)}:${settings.port}`;
 }
 
 /** Deletes the kit's web workers from PM2, and nothing else. Starts no daemon. */

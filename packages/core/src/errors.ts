@@ -68,6 +68,26 @@ export const errors = {
       'Fix the error above and run the command again.',
     ),
   usage: (message: string, hint?: string) => new KitError('KIT_USAGE', message, hint),
+  releaseNotReady: (id: string, detail: string) =>
+    new KitError(
+      'KIT_RELEASE_NOT_READY',
+      `release ${id} did not become ready, so the running release was left as it is:\n${detail}`,
+      'Fix the error above and deploy again; the failed release was removed.',
+    ),
+  rolledBack: (id: string, previous: string, detail: string) =>
+    new KitError(
+      'KIT_DEPLOY_ROLLED_BACK',
+      `release ${id} passed its trial but the cluster did not become healthy on it, so the kit switched back to ${previous}:\n${detail}`,
+      'Look at the workers\' error log (pnpm exec pm2 logs) and deploy again.',
+    ),
+  noPreviousRelease: () =>
+    new KitError('KIT_NO_PREVIOUS_RELEASE', 'there is no earlier release to roll back to.', 'bin/deploy builds and keeps releases under apps/site/releases.'),
+  siteDirOverridden: (siteDir: string) =>
+    new KitError(
+      'KIT_SITE_DIR_OVERRIDDEN',
+      `SITE_DIR is set to ${siteDir}: releases live in apps/site/releases and are served through apps/site/dist.`,
+      'Unset SITE_DIR to deploy with bin/deploy.',
+    ),
   unknownAgent: (name: string, known: string[]) =>
     new KitError('KIT_USAGE', `there is no agent named ${name}.`, `Known agents: ${known.join(', ')} (declared in the agents config).`),
   agentsConfigInvalid: (file: string, problem: string) =>

@@ -59,6 +59,8 @@ export interface Settings {
   sseRetryMs: number;
   /** TASK_STEP_MS: the pace of the demo task's progress events. */
   taskStepMs: number;
+  /** RELEASES_KEEP: site releases kept on disk (old workers and old pages still use them). */
+  releasesKeep: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -102,6 +104,7 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', '15000', integer(100, 15_000)),
     sseRetryMs: read('SSE_RETRY_MS', '2000', integer(100, 60_000)),
     taskStepMs: read('TASK_STEP_MS', '150', integer(0, 10_000)),
+    releasesKeep: read('RELEASES_KEEP', '5', integer(2, 100)),
   };
   if (settings.eventsBackend === 'redis' && !settings.redisUrl) problems.push('EVENTS_BACKEND="redis": REDIS_URL must be set too');
   // Defaults that live under LOGS_DIR, once LOGS_DIR is known.

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errors } from '@kit/core';
@@ -13,6 +13,10 @@ export interface AstroSite {
   /** The adapter's standalone handler: static files from client/, then SSR. */
   handler: Handler;
   build: BuildInfo;
+  /** The build's real folder (SITE_DIR may be a symlink that moves on). */
+  dir: string;
+  /** The folder holding it and the other releases, when it is one of bin/deploy's releases. */
+  releasesDir: string | undefined;
 }
 
 /**
@@ -20,14 +24,17 @@ export interface AstroSite {
  * letting it start its own server: the kit owns listening and shutdown.
  */
 export async function loadAstroSite(siteDir: string): Promise<AstroSite> {
-  const entry = path.join(siteDir, 'server', 'entry.mjs');
-  const build = await readBuildInfo(siteDir);
+  // Resolve the symlink once: build.json and the code must come from the same release even if a deploy switches it now.
+  const dir = await realpath(siteDir).catch(() => siteDir);
+  const entry = path.join(dir, 'server', 'entry.mjs');
+  const build = await readBuildInfo(dir);
   process.env.ASTRO_NODE_AUTOSTART = 'disabled';
   const module = (await import(pathToFileURL(entry).href)) as { handler?: Handler };
   if (typeof module.handler !== 'function') {
     throw new Error(`${entry} exports no handler: build the site with @astrojs/node in standalone mode`);
   }
-  return { handler: module.handler, build };
+  const releasesDir = path.basename(path.dirname(dir)) === 'releases' ? path.dirname(dir) : undefined;
+  return { handler: module.handler, build, dir, releasesDir };
 }
 
 export async function readBuildInfo(siteDir: string): Promise<BuildInfo> {

@@ -1,7 +1,9 @@
 import { readSettings, type Settings } from '@kit/core';
 import { eventsToken, openEventLog } from '@kit/events';
 import { LongLivedResponses, serve, type RunningServer } from '@kit/server';
+import path from 'node:path';
 import { createApp } from './app.js';
+import { assetFallback } from './asset-fallback.js';
 import { loadAstroSite } from './astro-site.js';
 import { eventsRoute } from './routes/events.js';
 import { healthz, instanceId } from './routes/healthz.js';
@@ -30,7 +32,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
       '/api/tasks/:id/stream': taskStreamRoute(context),
       '/api/stats': statsRoute({ log, streams, build: site.build.id, startedAt }),
     },
-    secureCookiesOverHttps(site.handler),
+    assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)),
   );
   const running = await serve({
     handler: app,

@@ -6,3 +6,7 @@ for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     link.setAttribute('aria-current', 'page');
   }
 }
+
+// The build this page's script belongs to: each build's script differs, so
+// its hashed file name does too, and deploys must keep old ones reachable.
+document.documentElement.dataset.build = import.meta.env.BUILD_ID;

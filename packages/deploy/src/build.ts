@@ -1,12 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
-import { errors, kitRoot, type Reporter } from '@kit/core';
-
-export const siteRoot = path.join(kitRoot, 'apps', 'site');
-export const defaultSiteDir = path.join(siteRoot, 'dist');
+import { errors, type Reporter } from '@kit/core';
+import { releasesDir, siteRoot } from './site-paths.js';
 
 /** What the build of the site depends on: a change to any of these calls for a new build. */
 const sources = ['src', 'public', 'integrations', 'astro.config.ts', 'package.json'];
@@ -25,10 +24,39 @@ export async function buildState(siteDir: string): Promise<BuildState> {
   return newest > built ? 'stale' : 'fresh';
 }
 
-/** Runs `astro build` for apps/site, passing its output on line by line. */
-export async function buildSite(report: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export interface Release {
+  id: string;
+  dir: string;
+  builtAt: string;
+}
+
+/**
+ * Runs `astro build` into a new release folder, passing its output on line
+ * by line. Nothing that runs is touched: the build goes to a temporary
+ * folder, renamed to releases/<build id> once it succeeded, and removed if
+ * it failed.
+ */
+export async function buildRelease(report: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<Release> {
+  const building = path.join(releasesDir, `.building-${randomBytes(4).toString('hex')}`);
+  try {
+    await runAstroBuild(building, report, env);
+    const info = JSON.parse(await readFile(path.join(building, 'build.json'), 'utf8')) as { id: string; builtAt: string };
+    const dir = path.join(releasesDir, info.id);
+    await rename(building, dir);
+    return { id: info.id, dir, builtAt: info.builtAt };
+  } finally {
+    await rm(building, { recursive: true, force: true });
+  }
+}
+
+async function runAstroBuild(outDir: string, report: Reporter, env: NodeJS.ProcessEnv): Promise<void> {
   const astro = path.join(path.dirname(createRequire(path.join(siteRoot, 'package.json')).resolve('astro/package.json')), 'astro.js');
-  const child = spawn(process.execPath, [astro, 'build'], { cwd: siteRoot, env: { ...env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [astro, 'build'], {
+    cwd: siteRoot,
+    // astro.config.ts reads SITE_OUT_DIR: each build gets a folder of its own.
+    env: { ...env, FORCE_COLOR: '0', SITE_OUT_DIR: outDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const recent: string[] = [];
   const collect = (line: string) => {
     report.output(line);

@@ -1,0 +1,78 @@
+import { describe, errors, isKitError, type Reporter, type Settings } from '@kit/core';
+import { reloadWeb, tryWorker, type WebState } from '@kit/cluster';
+import { buildRelease, type Release } from './build.js';
+import { activate, currentRelease, discardRelease, previousRelease, pruneReleases } from './releases.js';
+import { currentLink } from './site-paths.js';
+
+export interface DeployResult {
+  release: Release;
+  previous: Release | undefined;
+  /** The reloaded cluster; undefined when it was not running (the release is current for its next start). */
+  web: WebState | undefined;
+  pruned: string[];
+}
+
+/**
+ * Builds the site into a new release, tries it in a trial worker, makes it
+ * current with one rename, reloads the cluster worker by worker and waits
+ * until every worker serves it. Until the switch nothing that runs is
+ * touched: a failed build or trial leaves the current release serving.
+ */
+export async function deploy(settings: Settings, options: { reload: boolean }, report: Reporter): Promise<DeployResult> {
+  if (settings.siteDir !== currentLink) throw errors.siteDirOverridden(settings.siteDir);
+  return switchTo(settings, await buildTried(settings, report), options, report);
+}
+
+/** Builds a release and tries it; bin/start-pm2 then makes it current and starts or reloads with it. */
+export async function buildTried(settings: Settings, report: Reporter): Promise<Release> {
+  report.step('building a new release of the site');
+  const started = Date.now();
+  const release = await buildRelease(report);
+  report.done(`built release ${release.id} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await trial(settings, release, report);
+  return release;
+}
+
+/** Makes the release that was current before this one current again, the same way. */
+export async function rollback(settings: Settings, options: { reload: boolean }, report: Reporter): Promise<DeployResult> {
+  if (settings.siteDir !== currentLink) throw errors.siteDirOverridden(settings.siteDir);
+  const previous = await previousRelease();
+  if (!previous) throw errors.noPreviousRelease();
+  report.step(`rolling back to release ${previous.id}`);
+  await trial(settings, previous, report, false);
+  return switchTo(settings, previous, options, report);
+}
+
+async function trial(settings: Settings, release: Release, report: Reporter, discardOnFailure = true): Promise<void> {
+  report.step(`trying release ${release.id} in a trial worker`);
+  try {
+    const result = await tryWorker({ ...settings, siteDir: release.dir });
+    report.done(`trial worker served release ${result.build} after ${result.startMs} ms`);
+  } catch (error) {
+    if (discardOnFailure) await discardRelease(release);
+    throw errors.releaseNotReady(release.id, isKitError(error) ? error.message : describe(error));
+  }
+}
+
+export async function switchTo(settings: Settings, release: Release, options: { reload: boolean }, report: Reporter): Promise<DeployResult> {
+  const previous = await currentRelease();
+  await activate(release);
+  report.done(`release ${release.id} is current${previous ? ` (was ${previous.id})` : ''}`);
+  let web: WebState | undefined;
+  if (options.reload) {
+    try {
+      web = await reloadWeb(settings, release.id, report);
+    } catch (error) {
+      if (!previous) throw error;
+      // PM2 keeps no old workers to fall back on: switch back and reload again.
+      report.warn(`the cluster did not become healthy on ${release.id}: switching back to ${previous.id}`);
+      await activate(previous);
+      await reloadWeb(settings, previous.id, report).catch(() => undefined);
+      throw errors.rolledBack(release.id, previous.id, isKitError(error) ? error.message : describe(error));
+    }
+    if (!web) report.warn('the web cluster is not running: the release will be served by the next bin/start-pm2');
+  }
+  const pruned = await pruneReleases(settings.releasesKeep);
+  if (pruned.length > 0) report.done(`removed ${pruned.length} old release(s), keeping ${settings.releasesKeep}`);
+  return { release, previous, web, pruned };
+}
