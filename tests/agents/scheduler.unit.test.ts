@@ -24,9 +24,9 @@ test('durations', () => {
   for (const bad of ['', '5', '1.5h', '-1s', '0s', '3w']) assert.equal(parseDuration(bad), undefined, bad);
 });
 
-test('the shipped scheduler.json has a heartbeat, a cleanup and an event-log prune job', async () => {
+test('the shipped scheduler.json has a heartbeat, a cleanup, an event-log prune and a log rotation job', async () => {
   const jobs = await loadJobs(path.join(repoRoot, 'apps', 'agents', 'scheduler.json'));
-  assert.deepEqual(jobs.map((job) => job.type).sort(), ['cleanup', 'heartbeat', 'prune-events']);
+  assert.deepEqual(jobs.map((job) => job.type).sort(), ['cleanup', 'heartbeat', 'prune-events', 'rotate-logs']);
 });
 
 for (const [why, jobs] of [
@@ -37,6 +37,8 @@ for (const [why, jobs] of [
   ['an absolute cleanup path', [{ name: 'x', type: 'cleanup', every: '1h', olderThan: '1d', paths: ['/tmp/*'] }]],
   ['a wildcard folder', [{ name: 'x', type: 'cleanup', every: '1h', olderThan: '1d', paths: ['*/x.log'] }]],
   ['a duplicate name', [{ name: 'x', type: 'heartbeat', every: '1s' }, { name: 'x', type: 'heartbeat', every: '2s' }]],
+  ['a rotation without a size', [{ name: 'x', type: 'rotate-logs', every: '1m', keep: 3, paths: ['pm2/*.log'] }]],
+  ['a rotation keeping none', [{ name: 'x', type: 'rotate-logs', every: '1m', maxSize: '1M', keep: 0, paths: ['pm2/*.log'] }]],
 ] as const) {
   test(`a scheduler config with ${why} is refused`, async () => {
     await assert.rejects(loadJobs(config({ jobs })), (error: unknown) => error instanceof KitError && error.code === 'KIT_AGENTS_CONFIG_INVALID');

@@ -1,6 +1,9 @@
 // scheduler-service: runs the jobs of scheduler.json (SCHEDULER_CONFIG) on
 // their intervals, one at a time, and logs every run.
+import path from 'node:path';
 import { runAgent } from '@kit/agents';
+import { reopenPm2Logs } from '@kit/cluster';
+import { rotateLogs } from '@kit/logs';
 import { loadJobs, type Job } from './scheduler/config.js';
 import { cleanup, heartbeat } from './scheduler/jobs.js';
 
@@ -17,6 +20,11 @@ await runAgent('scheduler-service', async (agent) => {
         return cleanup(job, agent.settings.logsDir);
       case 'prune-events':
         return `removed ${await agent.events.prune()} expired topic(s)`;
+      case 'rotate-logs': {
+        const { rotated, stillOpen } = await rotateLogs({ logsDir: agent.settings.logsDir, patterns: job.paths, maxBytes: job.maxBytes, keep: job.keep, reopen: reopenPm2Logs });
+        const still = stillOpen.length > 0 ? `; pids ${stillOpen.join(', ')} still write to a rotated file` : '';
+        return `rotated ${rotated.length} file(s)${rotated.length > 0 ? `: ${rotated.map((file) => path.relative(agent.settings.logsDir, file)).join(', ')}` : ''}${still}`;
+      }
     }
   };
   const due = new Map(jobs.map((job) => [job, Date.now()]));

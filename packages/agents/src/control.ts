@@ -7,7 +7,7 @@ import { errors, KitError, logPaths, pollUntil, tailLines, type Reporter, type S
 import { agentLogFile } from './agent-log.js';
 import { inspectLock, isSameProcess, lockPaths, removeAbandonedLock, type LockOwner, type LockState } from './lock.js';
 import { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';
-import { readSupervisorRecord, stateFiles, updateDesired, type AgentRecord } from './state-files.js';
+import { readDesired, readSupervisorRecord, stateFiles, updateDesired, type AgentRecord } from './state-files.js';
 
 /** What `mh status` shows for one agent (and for the supervisor). */
 export interface AgentStatus {
@@ -93,6 +93,13 @@ export interface StartResult {
  * each agent holds its lock. Idempotent: an agent that already runs is left
  * alone. `restart` stops them first.
  */
+/** The agents desired.json says should run: what a boot starts. */
+export async function wantedAgents(settings: Settings): Promise<string[]> {
+  const known = await loadAgents(settings.agentsConfig);
+  const desired = await readDesired(stateFiles(settings.logsDir).desired);
+  return known.filter((spec) => desired.agents[spec.name]?.run === true).map((spec) => spec.name);
+}
+
 export async function startAgents(settings: Settings, names: string[], options: { restart?: boolean }, report: Reporter): Promise<StartResult[]> {
   const specs = pickAgents(await loadAgents(settings.agentsConfig), names);
   if (options.restart) await stopAgents(settings, specs.map((spec) => spec.name), { timeoutMs: 10_000, force: false }, report);
@@ -160,16 +167,19 @@ export interface StopResult {
 export async function stopAgents(
   settings: Settings,
   names: string[] | 'all',
-  options: { timeoutMs: number; force: boolean },
+  options: { timeoutMs: number; force: boolean; keepWanted?: boolean },
   report: Reporter,
 ): Promise<StopResult[]> {
   const known = await loadAgents(settings.agentsConfig);
   const specs = names === 'all' ? known : pickAgents(known, names);
-  await updateDesired(stateFiles(settings.logsDir).desired, (desired) => {
-    for (const spec of specs) {
-      desired.agents[spec.name] = { run: false, generation: desired.agents[spec.name]?.generation ?? 0, changedAt: new Date().toISOString() };
-    }
-  });
+  // A shutdown (bin/startup halt) stops the processes but keeps them wanted: the next boot brings them back.
+  if (!options.keepWanted) {
+    await updateDesired(stateFiles(settings.logsDir).desired, (desired) => {
+      for (const spec of specs) {
+        desired.agents[spec.name] = { run: false, generation: desired.agents[spec.name]?.generation ?? 0, changedAt: new Date().toISOString() };
+      }
+    });
+  }
   const supervisorLock = lockPaths(logPaths(settings.logsDir).locks, supervisorName);
   const supervisorBefore = await inspectLock(supervisorLock, settings.lockStaleMs);
   const results = await Promise.all(specs.map((spec) => stopOne(settings, spec.name, options, report)));

@@ -1,5 +1,5 @@
 export { agentLogFile, openAgentLog } from './agent-log.js';
-export { agentsStatus, startAgents, stopAgents, type AgentStatus, type AgentsStatus, type StartResult, type StopResult } from './control.js';
+export { agentsStatus, startAgents, stopAgents, wantedAgents, type AgentStatus, type AgentsStatus, type StartResult, type StopResult } from './control.js';
 export { exitCodes } from './exit-codes.js';
 export { acquireLock, describeHolder, inspectLock, isSameProcess, lockPaths, LockHeldError, readOwner, type HeldLock, type LockOwner, type LockPaths, type LockState } from './lock.js';
 export { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';

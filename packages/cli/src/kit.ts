@@ -1,5 +1,5 @@
 import { startAgents, stopAgents, type StartResult, type StopResult } from '@kit/agents';
-import { startWeb, stopWeb, type Pm2Process, type WebState } from '@kit/cluster';
+import { saveProcessList, startWeb, stopWeb, type Pm2Process, type WebState } from '@kit/cluster';
 import { readSettings, type Reporter, type Settings } from '@kit/core';
 import { audit, openEventLog, type AuditEntry } from '@kit/events';
 import { readBuildInfo } from '@kit/web';
@@ -34,6 +34,8 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   }
   try {
     const web = await startWeb(settings, build, report);
+    // What boots (bin/startup) is what runs now.
+    await saveProcessList();
     await announce(settings, report, {
       source: 'start-pm2',
       kind: web.action,
@@ -62,6 +64,8 @@ export interface KitStopped {
 export async function stopKit(report: Reporter): Promise<KitStopped> {
   const settings = readSettings();
   const web = await stopWeb(settings);
+  // A reboot must not bring back what was stopped.
+  await saveProcessList();
   report.done(web.length === 0 ? 'no web worker of the kit was running' : `stopped ${web[0]?.name}: ${web.length} worker(s), pids ${web.map((w) => w.pid).join(', ')}`);
   const agents = await stopAgents(settings, 'all', { timeoutMs: 10_000, force: false }, report);
   if (web.length > 0 || agents.some((agent) => agent.outcome !== 'not-running')) {

@@ -3,4 +3,4 @@ export { Pm2Client, runningDaemon, type DaemonInfo, type Pm2Process } from './pm
 export { checkPort, type PortState } from './port.js';
 export { tryWorker, workerScript } from './trial-worker.js';
 export { waitForWorkers } from './wait-healthy.js';
-export { ecosystemFile, expectedInstances, kitWorkers, reloadWeb, startWeb, stopWeb, type WebState } from './web.js';
+export { ecosystemFile, expectedInstances, kitWorkers, reloadWeb, reopenPm2Logs, saveProcessList, startWeb, stopWeb, type WebState } from './web.js';

@@ -86,6 +86,21 @@ export class Pm2Client {
     return call((done) => pm2.delete(pmId, done), (e) => errors.pm2ActionFailed(`delete ${pmId}`, e));
   }
 
+  /**
+   * `pm2 resurrect`: starts the apps of the saved dump that do not run yet.
+   * Without a dump there is nothing to do (and PM2 would never call back).
+   */
+  async resurrect(): Promise<boolean> {
+    if (!existsSync(path.join(this.home, 'dump.pm2'))) return false;
+    await call((done) => (pm2 as unknown as { resurrect: Loose }).resurrect(done), (e) => errors.pm2ActionFailed('resurrect', e));
+    return true;
+  }
+
+  /** `pm2 reloadLogs`: every process reopens its log files (after a rotation renamed them). */
+  reloadLogs(): Promise<unknown> {
+    return call((done) => pm2.reloadLogs(done), (e) => errors.pm2ActionFailed('reloadLogs', e));
+  }
+
   /** `pm2 save --force`: the dump that `pm2 resurrect` brings back at boot matches what runs now, even when nothing does. */
   save(): Promise<unknown> {
     return call((done) => (pm2 as unknown as { dump: Loose }).dump(true, done), (e) => errors.pm2ActionFailed('save', e));

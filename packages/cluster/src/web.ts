@@ -120,6 +120,33 @@ function webUrl(settings: Settings): string {
   return `http://${probeHost(settings.host)}:${settings.port}`;
 }
 
+/**
+ * `pm2 save --force`: what `pm2 resurrect` brings back at boot becomes what
+ * runs now, even when that is nothing (a plain `pm2 save` refuses an empty
+ * list and would leave a stale dump to resurrect). Starts no daemon.
+ */
+export async function saveProcessList(): Promise<boolean> {
+  if (runningDaemon().pid === undefined) return false;
+  const client = await Pm2Client.connect();
+  try {
+    await client.save();
+    return true;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Makes PM2's processes reopen their log files (`pm2 reloadLogs`), when a daemon runs. Starts none. */
+export async function reopenPm2Logs(): Promise<void> {
+  if (runningDaemon().pid === undefined) return;
+  const client = await Pm2Client.connect();
+  try {
+    await client.reloadLogs();
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Deletes the kit's web workers from PM2, and nothing else. Starts no daemon. */
 export async function stopWeb(settings: Settings): Promise<Pm2Process[]> {
   if (runningDaemon().pid === undefined) return [];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -11,4 +11,17 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temporary, content);
   await rename(temporary, file);
+}
+
+/**
+ * The paths under `root` that match `pattern`, a path relative to it with
+ * `*` and `?` in the file name only (`agents/*.log`). A missing folder
+ * matches nothing.
+ */
+export async function matchingFiles(root: string, pattern: string): Promise<string[]> {
+  const dir = path.join(root, path.dirname(pattern));
+  const source = path.basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const matcher = new RegExp(`^${source}$`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.filter((name) => matcher.test(name)).map((name) => path.join(dir, name));
 }

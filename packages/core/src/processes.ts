@@ -55,19 +55,29 @@ export function listeningPid(port: number): number | undefined {
     }
   }
   if (inodes.size === 0) return undefined;
+  return pidsHolding((target) => inodes.has(/^socket:\[(\d+)\]$/.exec(target)?.[1] ?? ''), true)[0];
+}
+
+/**
+ * Pids of the processes with a file descriptor open on something `matches`
+ * accepts (the target of a /proc/PID/fd link: a path, or `socket:[inode]`).
+ */
+export function pidsHolding(matches: (target: string) => boolean, firstOnly = false): number[] {
+  const pids: number[] = [];
   for (const entry of safeReaddir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     for (const fd of safeReaddir(`/proc/${entry}/fd`)) {
       try {
-        const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
-        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-        if (inode && inodes.has(inode)) return Number(entry);
+        if (!matches(readlinkSync(`/proc/${entry}/fd/${fd}`))) continue;
+        pids.push(Number(entry));
+        if (firstOnly) return pids;
+        break;
       } catch {
         // The process or descriptor went away while we looked.
       }
     }
   }
-  return undefined;
+  return pids;
 }
 
 function safeReaddir(dir: string): string[] {

@@ -66,9 +66,13 @@ export interface Settings {
 type Env = Record<string, string | undefined>;
 type Parse<T> = (raw: string) => T | { invalid: string };
 
+/** Every variable readSettings reads (filled as it reads them). */
+const names = new Set<string>();
+
 export function readSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
   const problems: string[] = [];
   function read<T>(name: string, fallback: string, parse: Parse<T>): T {
+    names.add(name);
     const raw = env[name]?.trim() || fallback;
     const value = parse(raw);
     if (isInvalid(value)) {
@@ -112,6 +116,12 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
   settings.audioLibrary = read('AUDIO_LIBRARY', path.join(settings.logsDir, 'audio', 'library'), (raw) => path.resolve(cwd, raw));
   if (problems.length > 0) throw errors.invalidSettings(problems);
   return settings;
+}
+
+/** The kit's settings that are set in `env`, as given: what a boot unit must pass on. */
+export function explicitSettings(env: Env = process.env): Record<string, string> {
+  if (names.size === 0) readSettings({});
+  return Object.fromEntries([...names].filter((name) => env[name]?.trim()).map((name) => [name, env[name]!.trim()]));
 }
 
 /** The environment a web worker needs, as strings, for PM2 and for trial workers. */

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errors } from '@kit/core';
+import { parseSize } from '@kit/logs';
 
 export type Job =
   | { name: string; type: 'heartbeat'; everyMs: number }
   | { name: string; type: 'prune-events'; everyMs: number }
+  | { name: string; type: 'rotate-logs'; everyMs: number; maxBytes: number; keep: number; paths: string[] }
   | { name: string; type: 'cleanup'; everyMs: number; olderThanMs: number; paths: string[] };
 
 /** "250ms", "30s", "5m", "1h", "14d" → milliseconds. */
@@ -35,17 +37,29 @@ export async function loadJobs(file: string): Promise<Job[]> {
     const everyMs = parseDuration(String(entry.every ?? ''));
     if (!everyMs) throw invalid(`${where}.every must be a duration such as 30s, 5m or 1h`);
     if (entry.type === 'heartbeat' || entry.type === 'prune-events') return { name, type: entry.type, everyMs };
+    if (entry.type === 'rotate-logs') {
+      const maxBytes = parseSize(String(entry.maxSize ?? ''));
+      if (!maxBytes) throw invalid(`${where}.maxSize must be a size such as 10M`);
+      const keep = entry.keep;
+      if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1 || keep > 1000) throw invalid(`${where}.keep must be a whole number from 1 to 1000`);
+      const paths = patterns(entry.paths);
+      if (!paths) throw invalid(`${where}.paths must be patterns relative to LOGS_DIR, such as "pm2/*.log" (no "..", no absolute paths, "*" only in the file name)`);
+      return { name, type: 'rotate-logs', everyMs, maxBytes, keep, paths };
+    }
     if (entry.type === 'cleanup') {
       const olderThanMs = parseDuration(String(entry.olderThan ?? ''));
       if (!olderThanMs) throw invalid(`${where}.olderThan must be a duration such as 14d`);
-      const paths = entry.paths;
-      if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && isInsidePattern(p))) {
-        throw invalid(`${where}.paths must be patterns relative to LOGS_DIR, such as "bench/*" (no "..", no absolute paths, "*" only in the file name)`);
-      }
+      const paths = patterns(entry.paths);
+      if (!paths) throw invalid(`${where}.paths must be patterns relative to LOGS_DIR, such as "bench/*" (no "..", no absolute paths, "*" only in the file name)`);
       return { name, type: 'cleanup', everyMs, olderThanMs, paths };
     }
-    throw invalid(`${where}.type must be "heartbeat", "cleanup" or "prune-events"`);
+    throw invalid(`${where}.type must be "heartbeat", "cleanup", "rotate-logs" or "prune-events"`);
   });
+}
+
+/** A non-empty list of patterns inside LOGS_DIR, or undefined. */
+function patterns(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.length > 0 && value.every((p) => typeof p === 'string' && isInsidePattern(p)) ? (value as string[]) : undefined;
 }
 
 function isInsidePattern(pattern: string): boolean {

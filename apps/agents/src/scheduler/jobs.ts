@@ -1,5 +1,5 @@
-import { lstat, readdir, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import { lstat, unlink } from 'node:fs/promises';
+import { matchingFiles } from '@kit/core';
 import type { Job } from './config.js';
 
 /** What a heartbeat reports: that the scheduler is alive, and how big it is. */
@@ -17,16 +17,7 @@ export async function cleanup(job: Extract<Job, { type: 'cleanup' }>, logsDir: s
   let removed = 0;
   let bytes = 0;
   for (const pattern of job.paths) {
-    const dir = path.join(logsDir, path.dirname(pattern));
-    const matcher = globToRegExp(path.basename(pattern));
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      continue; // Nothing written there yet.
-    }
-    for (const name of names.filter((n) => matcher.test(n))) {
-      const file = path.join(dir, name);
+    for (const file of await matchingFiles(logsDir, pattern)) {
       const info = await lstat(file).catch(() => undefined);
       if (!info?.isFile() || now - info.mtimeMs < job.olderThanMs) continue;
       await unlink(file).catch(() => undefined);
@@ -35,9 +26,4 @@ export async function cleanup(job: Extract<Job, { type: 'cleanup' }>, logsDir: s
     }
   }
   return `removed ${removed} file(s), ${(bytes / 1024).toFixed(1)} KiB, older than ${Math.round(job.olderThanMs / 3_600_000)} h`;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const source = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${source}$`);
 }

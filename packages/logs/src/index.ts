@@ -1,0 +1,1 @@
+export { parseSize, rotateLogs, type RotateOptions, type RotateResult } from './rotate.js';

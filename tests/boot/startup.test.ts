@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { renderUnit } from '@kit/boot';
+import { isAlive } from '@kit/core';
+import { status } from '../helpers/agents.js';
+import { request } from '../helpers/http.js';
+import { exec, kitProcesses, repoRoot, TestKit } from '../helpers/kit.js';
+import { waitFor } from '../helpers/wait.js';
+
+// The boot unit: rendered with stable paths, accepted by systemd-analyze, and a
+// reboot simulated by killing everything and running the unit's commands by hand.
+let kit: TestKit;
+let unitFile: string;
+
+before(async () => {
+  kit = await TestKit.create({ instances: 2 });
+  unitFile = path.join(kit.dir, 'units', 'astro-kit-astro-web.service');
+});
+
+after(async () => {
+  await kit.cleanup();
+});
+
+test('the unit has stable paths: the kit\'s bin/startup, the Node binary, a fixed PATH', () => {
+  const unit = renderUnit({
+    name: 'astro-kit-web',
+    mode: 'system',
+    kitRoot: '/srv/kit',
+    node: '/opt/node-20/bin/node',
+    user: 'www',
+    pm2Home: '/home/www/.pm2',
+    environmentFile: '/srv/kit/logs/run/astro-kit-web.env',
+  });
+  assert.match(unit, /^ExecStart=\/srv\/kit\/bin\/startup boot$/m);
+  assert.match(unit, /^ExecStop=\/srv\/kit\/bin\/startup halt$/m);
+  assert.match(unit, /^Environment=PATH=\/opt\/node-20\/bin:\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
+  assert.match(unit, /^Environment=PM2_HOME=\/home\/www\/.pm2$/m);
+  assert.match(unit, /^PIDFile=\/home\/www\/.pm2\/pm2.pid$/m);
+  assert.match(unit, /^User=www$/m);
+  assert.match(unit, /^EnvironmentFile=\/srv\/kit\/logs\/run\/astro-kit-web.env$/m);
+  assert.match(unit, /^WantedBy=multi-user.target$/m);
+  const user = renderUnit({ name: 'k', mode: 'user', kitRoot: '/k', node: '/usr/bin/node', user: 'x', pm2Home: '/h', environmentFile: '/e' });
+  assert.doesNotMatch(user, /^User=/m);
+  assert.match(user, /^WantedBy=default.target$/m);
+});
+
+test('bin/startup install writes a unit systemd-analyze accepts, with no path inside node_modules/.pnpm', { timeout: 120_000 }, async () => {
+  const started = await kit.run('start-pm2');
+  assert.equal(started.code, 0, started.output);
+  const installed = await kit.run('startup', ['install', '--dir', path.dirname(unitFile)]);
+  assert.equal(installed.code, 0, installed.output);
+  assert.match(installed.stdout, /systemd is not running here \(it is not PID 1\), so the unit was not enabled\. Where it runs: systemctl daemon-reload && systemctl enable --now astro-kit-astro-web/);
+  const unit = readFileSync(unitFile, 'utf8');
+  assert.doesNotMatch(unit, /node_modules/);
+  assert.match(unit, new RegExp(`^ExecStart=${repoRoot}/bin/startup boot$`, 'm'));
+  assert.match(unit, new RegExp(`^Environment=PM2_HOME=${kit.env.PM2_HOME}$`, 'm'));
+  const envFile = unit.match(/^EnvironmentFile=(.*)$/m)![1]!;
+  assert.equal(statSync(envFile).mode & 0o777, 0o600, 'the settings file is private');
+  const settings = readFileSync(envFile, 'utf8');
+  assert.match(settings, new RegExp(`^PORT="${kit.port}"$`, 'm'));
+  assert.match(settings, new RegExp(`^LOGS_DIR="${kit.logsDir}"$`, 'm'));
+  const show = await kit.run('startup', ['show', '--dir', path.dirname(unitFile)]);
+  assert.equal(show.stdout, unit);
+
+  const verify = await promisify(execFile)('systemd-analyze', ['verify', unitFile]).then(
+    (result) => ({ code: 0, output: `${result.stdout}${result.stderr}` }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, output: `${error.stdout}${error.stderr}` }),
+  );
+  assert.equal(verify.code, 0, verify.output);
+  assert.doesNotMatch(verify.output, /astro-kit/, 'no complaint about the unit');
+});
+
+/** Runs one of the unit's commands the way systemd would: only the unit's environment, from its working directory. */
+async function runUnitCommand(key: 'ExecStart' | 'ExecStop') {
+  const unit = readFileSync(unitFile, 'utf8');
+  const env: NodeJS.ProcessEnv = { HOME: process.env.HOME };
+  for (const [, assignment] of unit.matchAll(/^Environment=(.*)$/gm)) {
+    const eq = assignment!.indexOf('=');
+    env[assignment!.slice(0, eq)] = assignment!.slice(eq + 1);
+  }
+  for (const line of readFileSync(unit.match(/^EnvironmentFile=(.*)$/m)![1]!, 'utf8').split('\n')) {
+    const match = /^([A-Z_]+)="(.*)"$/.exec(line);
+    if (match) env[match[1]!] = match[2]!.replace(/\\(["\\])/g, '$1');
+  }
+  const [file, ...args] = unit.match(new RegExp(`^${key}=(.*)$`, 'm'))![1]!.split(' ');
+  return exec(file!, args, env, 180_000);
+}
+
+/** A power cut: every process of this kit, and its PM2 daemon, killed at once. */
+async function powerCut(): Promise<void> {
+  const daemon = kit.daemonPid();
+  const pids = [...kitProcesses(kit.logsDir), ...(daemon ? [daemon] : [])];
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  await waitFor('everything dead', () => pids.every((pid) => !isAlive(pid)));
+}
+
+async function webHealthy(): Promise<boolean> {
+  return (await request(`${kit.url}/healthz`).catch(() => ({ status: 0 }))).status === 200;
+}
+
+test('after a power cut, the unit\'s start brings back the web cluster and the agents, healthy', { timeout: 180_000 }, async () => {
+  await powerCut();
+  assert.equal(await webHealthy(), false);
+  const booted = await runUnitCommand('ExecStart');
+  assert.equal(booted.code, 0, booted.output);
+  assert.match(booted.stdout, /booted: 2 web worker\(s\), agents: scheduler-service, audio-organizer, task-runner/);
+  assert.equal(await webHealthy(), true);
+  assert.equal((await kit.onlineWorkers(2)).length, 2);
+  const agents = await status(kit);
+  assert.ok(agents.agents.every((agent) => agent.state === 'running'), JSON.stringify(agents.agents));
+  assert.equal(Number(readFileSync(path.join(kit.env.PM2_HOME as string, 'pm2.pid'), 'utf8')), kit.daemonPid(), 'the PIDFile names the daemon');
+});
+
+test('the unit\'s stop stops both; its next start brings both back', { timeout: 180_000 }, async () => {
+  const stopped = await runUnitCommand('ExecStop');
+  assert.equal(stopped.code, 0, stopped.output);
+  assert.ok((await status(kit)).agents.every((agent) => agent.state === 'stopped'));
+  // Then systemd sends SIGTERM to the main process (KillMode=mixed): the PM2 daemon.
+  const daemon = kit.daemonPid()!;
+  process.kill(daemon, 'SIGTERM');
+  await waitFor('the daemon to exit', () => !isAlive(daemon));
+  assert.equal(await webHealthy(), false);
+  assert.deepEqual(kitProcesses(kit.logsDir), [], 'nothing of the kit runs');
+
+  const booted = await runUnitCommand('ExecStart');
+  assert.equal(booted.code, 0, booted.output);
+  assert.equal(await webHealthy(), true);
+  assert.ok((await status(kit)).agents.every((agent) => agent.state === 'running'));
+});
+
+test('after bin/stop-pm2, a reboot brings nothing back', { timeout: 180_000 }, async () => {
+  const stopped = await kit.run('stop-pm2');
+  assert.equal(stopped.code, 0, stopped.output);
+  await powerCut();
+  const booted = await runUnitCommand('ExecStart');
+  assert.equal(booted.code, 0, booted.output);
+  assert.match(booted.stdout, /booted: 0 web worker\(s\), agents: none/);
+  assert.deepEqual(await kit.workers(), []);
+  assert.equal(await webHealthy(), false);
+  assert.ok((await status(kit)).agents.every((agent) => agent.state === 'stopped'));
+});
