@@ -33,7 +33,7 @@ test('start-pm2 rebuilds a stale site, starts 2 workers in cluster mode, each an
   utimesSync(buildJson, new Date('2001-01-01'), new Date('2001-01-01'));
   const result = await kit.run('start-pm2', ['--no-agents']);
   assert.equal(result.code, 0, result.output);
-  assert.match(result.stdout, /building the site \(sources changed since the last build\)/);
+  assert.match(result.stdout, /the site's sources changed since the last build\n▸ building a new release of the site/);
   assert.match(result.stdout, /│ .*Complete!/);
   const build = (await readBuildInfo(path.dirname(buildJson))).id;
   assert.notEqual(build, staleBuild);

@@ -54,7 +54,7 @@ async function runAstroBuild(outDir: string, report: Reporter, env: NodeJS.Proce
   const child = spawn(process.execPath, [astro, 'build'], {
     cwd: siteRoot,
     // astro.config.ts reads SITE_OUT_DIR: each build gets a folder of its own.
-    env: { ...env, FORCE_COLOR: '0', SITE_OUT_DIR: outDir },
+    env: { ...env, FORCE_COLOR: '0', NO_COLOR: '1', SITE_OUT_DIR: outDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const recent: string[] = [];
