@@ -37,6 +37,6 @@ export default defineConfig({
     build: { assetsInlineLimit: 0 },
     // Kit libraries are compiled workspace packages: load them from
     // node_modules at run time instead of bundling a second copy.
-    ssr: { external: ['@kit/core', '@kit/agents', '@kit/events', '@kit/sessions'] },
+    ssr: { external: ['@kit/core', '@kit/agents', '@kit/events', '@kit/sessions', '@kit/monitor'] },
   },
 });

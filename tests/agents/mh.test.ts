@@ -166,7 +166,7 @@ test('mh logs shows the last lines; usage errors are clear and exit 2', { timeou
   for (const [args, pattern] of [
     [[], /which command/],
     [['frobnicate'], /unknown command frobnicate/],
-    [['start', 'no-such-agent'], /there is no agent named no-such-agent[\s\S]*Known agents: scheduler-service, audio-organizer, task-runner/],
+    [['start', 'no-such-agent'], /there is no agent named no-such-agent[\s\S]*Known agents: scheduler-service, audio-organizer, task-runner, pm2-monitor/],
     [['stop'], /name the agents to stop, or use --all/],
     [['stop', '--all', 'scheduler-service'], /not both/],
     [['stop', '--all', '--timeout', 'soon'], /--timeout soon/],

@@ -14,9 +14,9 @@ function config(content: unknown): string {
   return file;
 }
 
-test('the shipped config declares scheduler-service, audio-organizer and task-runner, scripts resolved beside it', async () => {
+test('the shipped config declares scheduler-service, audio-organizer, task-runner and pm2-monitor, scripts resolved beside it', async () => {
   const agents = await loadAgents(path.join(repoRoot, 'apps', 'agents', 'agents.json'));
-  assert.deepEqual(agents.map((a) => a.name), ['scheduler-service', 'audio-organizer', 'task-runner']);
+  assert.deepEqual(agents.map((a) => a.name), ['scheduler-service', 'audio-organizer', 'task-runner', 'pm2-monitor']);
   for (const agent of agents) assert.ok(path.isAbsolute(agent.script) && agent.script.startsWith(path.join(repoRoot, 'apps', 'agents', 'dist')));
 });
 

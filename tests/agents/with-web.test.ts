@@ -24,7 +24,7 @@ test('start-pm2 starts the agents, then the web cluster, and prints both', { tim
   const result = await kit.run('start-pm2');
   assert.equal(result.code, 0, result.output);
   assert.ok(result.stdout.indexOf('started scheduler-service') < result.stdout.indexOf('starting 2 web worker(s)'), 'agents first');
-  assert.match(result.stdout, /agents: scheduler-service running \(pid \d+\), audio-organizer running \(pid \d+\), task-runner running \(pid \d+\)/);
+  assert.match(result.stdout, /agents: scheduler-service running \(pid \d+\), audio-organizer running \(pid \d+\), task-runner running \(pid \d+\), pm2-monitor running \(pid \d+\)/);
   const report = await status(kit);
   assert.ok(report.agents.every((agent) => agent.state === 'running'));
 });
@@ -82,6 +82,6 @@ test('--no-agents starts the web cluster only; a failed start stops the agents i
   writeFileSync(path.join(broken, 'server', 'entry.mjs'), "throw new Error('no');\n");
   const failed = await kit.run('start-pm2', [], { SITE_DIR: broken });
   assert.equal(failed.code, 1, failed.output);
-  assert.match(failed.stdout, /stopping the agents this start started: scheduler-service, audio-organizer, task-runner/);
+  assert.match(failed.stdout, /stopping the agents this start started: scheduler-service, audio-organizer, task-runner, pm2-monitor/);
   assert.ok((await status(kit)).agents.every((agent) => agent.state === 'stopped'));
 });

@@ -107,7 +107,7 @@ test('after a power cut, the unit\'s start brings back the web cluster and the a
   assert.equal(await webHealthy(), false);
   const booted = await runUnitCommand('ExecStart');
   assert.equal(booted.code, 0, booted.output);
-  assert.match(booted.stdout, /booted: 2 web worker\(s\), agents: scheduler-service, audio-organizer, task-runner/);
+  assert.match(booted.stdout, /booted: 2 web worker\(s\), agents: scheduler-service, audio-organizer, task-runner, pm2-monitor/);
   assert.equal(await webHealthy(), true);
   assert.equal((await kit.onlineWorkers(2)).length, 2);
   const agents = await status(kit);

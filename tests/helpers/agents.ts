@@ -6,6 +6,7 @@ export const agentScripts = {
   'scheduler-service': path.join(repoRoot, 'apps', 'agents', 'dist', 'scheduler-service.js'),
   'audio-organizer': path.join(repoRoot, 'apps', 'agents', 'dist', 'audio-organizer.js'),
   'task-runner': path.join(repoRoot, 'apps', 'agents', 'dist', 'task-runner.js'),
+  'pm2-monitor': path.join(repoRoot, 'apps', 'agents', 'dist', 'pm2-monitor.js'),
   supervisor: path.join(repoRoot, 'packages', 'agents', 'dist', 'supervisor-main.js'),
 } as const;
 

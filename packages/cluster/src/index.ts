@@ -1,5 +1,5 @@
 export { fetchHealth, probeHost, type HealthReport } from './health.js';
-export { Pm2Client, runningDaemon, type DaemonInfo, type Pm2Process } from './pm2-client.js';
+export { Pm2Client, runningDaemon, type DaemonInfo, type Pm2Bus, type Pm2BusPacket, type Pm2Process } from './pm2-client.js';
 export { checkPort, type PortState } from './port.js';
 export { tryWorker, workerScript } from './trial-worker.js';
 export { waitForWorkers } from './wait-healthy.js';

@@ -96,6 +96,21 @@ export class Pm2Client {
     return true;
   }
 
+  /** Stops every process of an app (PM2 then restarts none of them). */
+  stopApp(name: string): Promise<unknown> {
+    return call((done) => pm2.stop(name, done), (e) => errors.pm2ActionFailed(`stop ${name}`, e));
+  }
+
+  /** Restarts every process of an app, starting stopped ones. */
+  restartApp(name: string): Promise<unknown> {
+    return call((done) => pm2.restart(name, done), (e) => errors.pm2ActionFailed(`restart ${name}`, e));
+  }
+
+  /** PM2's event bus: process:event, process:exception, log:out, log:err… Closed by disconnect(). */
+  bus(): Promise<Pm2Bus> {
+    return call<Pm2Bus>((done) => pm2.launchBus(done as never), (e) => errors.pm2ActionFailed('launchBus', e));
+  }
+
   /** `pm2 reloadLogs`: every process reopens its log files (after a rotation renamed them). */
   reloadLogs(): Promise<unknown> {
     return call((done) => pm2.reloadLogs(done), (e) => errors.pm2ActionFailed('reloadLogs', e));
@@ -105,6 +120,17 @@ export class Pm2Client {
   save(): Promise<unknown> {
     return call((done) => (pm2 as unknown as { dump: Loose }).dump(true, done), (e) => errors.pm2ActionFailed('save', e));
   }
+}
+
+export interface Pm2BusPacket {
+  at?: number;
+  event?: string;
+  data?: unknown;
+  process: { name: string; pm_id: number | string; status?: string; exit_code?: number; restart_time?: number };
+}
+
+export interface Pm2Bus {
+  on(event: string, listener: (packet: Pm2BusPacket) => void): void;
 }
 
 // PM2's typings miss the (file, options, callback) forms that its API accepts.

@@ -61,6 +61,14 @@ export interface Settings {
   taskStepMs: number;
   /** RELEASES_KEEP: site releases kept on disk (old workers and old pages still use them). */
   releasesKeep: number;
+  /** MONITOR_APPS: PM2 apps whose crash loops the pm2-monitor agent stops (comma-separated; `*` for all). Default: the web app. */
+  monitorApps: string[];
+  /** MONITOR_CRASH_LIMIT: abnormal exits within the window that open an app's circuit. */
+  monitorCrashLimit: number;
+  /** MONITOR_CRASH_WINDOW_MS: the window those exits are counted in. */
+  monitorCrashWindowMs: number;
+  /** MONITOR_SNAPSHOT_MS: how often the monitor publishes the workers' state on the `ops` topic. */
+  monitorSnapshotMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -109,8 +117,16 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     sseRetryMs: read('SSE_RETRY_MS', '2000', integer(100, 60_000)),
     taskStepMs: read('TASK_STEP_MS', '150', integer(0, 10_000)),
     releasesKeep: read('RELEASES_KEEP', '5', integer(2, 100)),
+    monitorApps: [],
+    monitorCrashLimit: read('MONITOR_CRASH_LIMIT', '5', integer(2, 1000)),
+    monitorCrashWindowMs: read('MONITOR_CRASH_WINDOW_MS', '60000', integer(1000, 86_400_000)),
+    monitorSnapshotMs: read('MONITOR_SNAPSHOT_MS', '5000', integer(200, 600_000)),
   };
   if (settings.eventsBackend === 'redis' && !settings.redisUrl) problems.push('EVENTS_BACKEND="redis": REDIS_URL must be set too');
+  settings.monitorApps = read('MONITOR_APPS', settings.webAppName, (raw) => {
+    const apps = raw.split(',').map((app) => app.trim()).filter(Boolean);
+    return apps.length > 0 && apps.every((app) => app === '*' || /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(app)) ? apps : { invalid: 'expected PM2 app names separated by commas, or *' };
+  });
   // Defaults that live under LOGS_DIR, once LOGS_DIR is known.
   settings.audioInbox = read('AUDIO_INBOX', path.join(settings.logsDir, 'audio', 'inbox'), (raw) => path.resolve(cwd, raw));
   settings.audioLibrary = read('AUDIO_LIBRARY', path.join(settings.logsDir, 'audio', 'library'), (raw) => path.resolve(cwd, raw));

@@ -35,6 +35,7 @@ Everyday commands:
   pnpm exec pm2 ls                          list the workers
   pnpm exec pm2 logs ${app.padEnd(22)} follow the logs
   pnpm exec pm2 reload ecosystem.config.js  zero-downtime reload
+  ./bin/status                              is it healthy? workers, agents, build
   ./bin/mh status                           the agents: state, pid, restarts
   ./bin/start-pm2                           rebuild when needed, then reload
   ./bin/stop-pm2                            stop the kit (web and agents)`);

@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { logPaths, writeFileAtomic } from '@kit/core';
+
+/**
+ * The monitor's view, in LOGS_DIR/run/monitor.json (written by the pm2-monitor
+ * agent only): per app, its restarts, recent exceptions and error lines, and
+ * whether its circuit is open. Resets come in through a separate file that
+ * only `bin/status --reset` writes, so each file has one writer.
+ */
+export interface AppRecord {
+  restarts: number;
+  exits: { at: string; code: number | null; signal: string | null }[];
+  exceptions: { at: string; message: string }[];
+  errors: { at: string; line: string }[];
+  circuit: { state: 'closed' } | { state: 'open'; openedAt: string; reason: string };
+}
+
+export interface WorkerSnapshot {
+  name: string;
+  pmId: number;
+  instance: number;
+  pid: number;
+  status: string;
+  restarts: number;
+  uptimeMs: number;
+  memoryBytes: number;
+  cpuPercent: number;
+}
+
+export interface MonitorState {
+  pid: number;
+  updatedAt: string;
+  apps: Record<string, AppRecord>;
+  workers: WorkerSnapshot[];
+}
+
+export function monitorFiles(logsDir: string) {
+  const dir = logPaths(logsDir).run;
+  return { state: path.join(dir, 'monitor.json'), resets: path.join(dir, 'monitor-resets.json') };
+}
+
+export function emptyApp(): AppRecord {
+  return { restarts: 0, exits: [], exceptions: [], errors: [], circuit: { state: 'closed' } };
+}
+
+export async function readMonitorState(logsDir: string): Promise<MonitorState | undefined> {
+  return readJson<MonitorState>(monitorFiles(logsDir).state);
+}
+
+export async function writeMonitorState(logsDir: string, state: MonitorState): Promise<void> {
+  await writeFileAtomic(monitorFiles(logsDir).state, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** App → when an operator last reset its circuit. */
+export async function readResets(logsDir: string): Promise<Record<string, string>> {
+  return (await readJson<Record<string, string>>(monitorFiles(logsDir).resets)) ?? {};
+}
+
+export async function requestReset(logsDir: string, app: string): Promise<void> {
+  const resets = await readResets(logsDir);
+  resets[app] = new Date().toISOString();
+  await writeFileAtomic(monitorFiles(logsDir).resets, `${JSON.stringify(resets, null, 2)}\n`);
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
