@@ -26,7 +26,11 @@ module.exports = {
       name: settings.webAppName,
       script: path.join(__dirname, 'packages/web/dist/main.js'),
       cwd: __dirname,
-      node_args: ['--enable-source-maps'],
+      // PM2 would load its metrics agent (@pm2/io) into every worker and turn
+      // on source-map support, which costs per-request CPU; the kit needs
+      // neither (bin/status and the pm2-monitor agent read PM2 directly).
+      pmx: false,
+      disable_source_map_support: true,
 
       // One worker per core by default (WEB_INSTANCES=max); the PM2 daemon is
       // the cluster primary and hands each new connection to the next worker.

@@ -6,12 +6,10 @@
 //   pnpm test                 everything
 //   pnpm test server cluster  only files whose path contains one of the words
 import { readdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
-import { readSettings } from '@kit/core';
-import { buildState, buildTried, currentLink, switchTo } from '@kit/deploy';
+import { ensureFreshBuild } from './setup/site-build.js';
 import { ensureSystemPackages } from './setup/system-packages.js';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -27,13 +25,7 @@ if (files.length === 0) {
 }
 
 ensureSystemPackages();
-const state = await buildState(currentLink);
-if (state !== 'fresh') {
-  console.log(`▸ building a release of the site for the tests (${state})`);
-  const report = { step() {}, progress() {}, done() {}, warn() {}, output: (line: string) => console.log(`  │ ${line}`) };
-  const settings = readSettings({ ...process.env, LOGS_DIR: path.join(os.tmpdir(), 'kit-test-build'), SITE_DIR: '' });
-  await switchTo(settings, await buildTried(settings, report), { reload: false }, report);
-}
+await ensureFreshBuild();
 
 let passed = 0;
 let failed = 0;

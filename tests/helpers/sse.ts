@@ -7,6 +7,8 @@ export interface SseEvent {
   /** Which connection (0, 1, …) delivered it, and that connection's worker. */
   connection: number;
   worker: string;
+  /** When it arrived (ms since epoch). */
+  at: number;
 }
 
 export interface SseClientOptions {
@@ -97,6 +99,7 @@ export class SseClient {
                   data: pending.data.join('\n'),
                   connection,
                   worker: this.workers[connection]!,
+                  at: Date.now(),
                 });
               }
               pending = { id: undefined, event: '', data: [], hasId: false };

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { exec, repoRoot } from '../helpers/kit.js';
+import type { BenchResults } from './report.js';
+
+// `pnpm bench` in its quick mode, as a smoke test: every measurement runs and writes its results.
+test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and a chart', { timeout: 600_000 }, async () => {
+  const logs = mkdtempSync(path.join(os.tmpdir(), 'kit-bench-'));
+  try {
+    const run = await exec(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tests', 'bench', 'run.ts')], { ...process.env, BENCH_QUICK: '1', LOGS_DIR: logs }, 590_000);
+    assert.equal(run.code, 0, run.output.slice(-3000));
+    const results = JSON.parse(readFileSync(path.join(logs, 'bench', 'latest.json'), 'utf8')) as BenchResults;
+    assert.equal(results.quick, true);
+    assert.deepEqual(results.throughput.map((t) => t.setup), ['adapter standalone', 'kit server, 1 process', 'PM2 cluster, 1 worker', `PM2 cluster, ${os.cpus().length} workers`]);
+    for (const row of results.throughput) {
+      assert.ok(row.page.reqPerSec > 0 && row.page.errors === 0 && row.page.non2xx === 0, row.setup);
+    }
+    assert.equal(results.reload.failed, 0, 'no failed request during the reload');
+    assert.equal(results.deploy.failed, 0, 'no failed request during the deploy');
+    assert.equal(results.sse.established, results.sse.target);
+    assert.equal(results.sse.latency.delivered, results.sse.latency.streams * results.sse.latency.events);
+    assert.ok(results.coldStart.seconds > 0);
+    assert.match(readFileSync(path.join(logs, 'bench', 'latest.md'), 'utf8'), /\| PM2 cluster, \d+ workers \| \d+/);
+    assert.match(readFileSync(path.join(logs, 'bench', 'throughput.svg'), 'utf8'), /^<svg /);
+  } finally {
+    rmSync(logs, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,99 @@
+import type { LoadResult } from './load.js';
+import type { FanoutLatency } from './sse.js';
+
+export interface Throughput {
+  setup: string;
+  workers: number;
+  page: LoadResult;
+  healthz: LoadResult | undefined;
+}
+
+export interface BenchResults {
+  when: string;
+  quick: boolean;
+  machine: { cores: number; cpu: string; memoryGiB: number; kernel: string; node: string; pm2: string; astro: string };
+  note: string;
+  throughput: Throughput[];
+  coldStart: { workers: number; seconds: number };
+  reload: { reloads: number; secondsEach: number[]; requests: number; failed: number };
+  deploy: { seconds: number; requests: number; failed: number };
+  sse: { target: number; established: number; failed: number; memoryPerStreamKiB: number; workers: number; latency: FanoutLatency };
+}
+
+const ms = (value: number) => (Number.isFinite(value) ? `${value} ms` : '–');
+
+/** The results as Markdown: what the README shows. */
+export function markdown(results: BenchResults): string {
+  const { machine } = results;
+  const base = results.throughput[0]?.page.reqPerSec ?? 1;
+  const rows = results.throughput.map((t) =>
+    [
+      t.setup,
+      String(t.page.reqPerSec),
+      `${t.page.p50} / ${t.page.p99} ms`,
+      `${(t.page.reqPerSec / base).toFixed(2)}×`,
+      t.healthz ? String(t.healthz.reqPerSec) : '–',
+      t.healthz ? `${t.healthz.p50} / ${t.healthz.p99} ms` : '–',
+      t.page.cpuMsPerRequest === undefined ? '–' : `${t.page.cpuMsPerRequest} ms`,
+      String(t.page.errors + t.page.non2xx + (t.healthz ? t.healthz.errors + t.healthz.non2xx : 0)),
+    ].join(' | '),
+  );
+  const page = results.throughput[0]?.page;
+  return `# Benchmark${results.quick ? ' (quick run: BENCH_QUICK=1)' : ''}
+
+${results.when} on ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}; Node ${machine.node}, PM2 ${machine.pm2}, Astro ${machine.astro}.
+${results.note}
+
+## Throughput
+
+autocannon, ${page?.connections ?? "?"} keep-alive connections, ${page?.seconds ?? "?"} s per row after a 2 s warm-up, on loopback.
+The page is \`/guides?q=reload\` (SSR: reads the guides, filters, renders a list). CPU is the server's (workers and, for PM2, the daemon that hands out connections), per page request.
+
+| server | page req/s | page p50 / p99 | vs the adapter | /healthz req/s | /healthz p50 / p99 | CPU per page | failed |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows.map((row) => `| ${row} |`).join('\n')}
+
+## Reloads and deploys under load
+
+| | |
+| --- | --- |
+| cold start: \`bin/start-pm2\` to ${results.coldStart.workers} workers healthy | ${results.coldStart.seconds} s |
+| \`pm2 reload\` × ${results.reload.reloads} under keep-alive load | ${results.reload.secondsEach.map((s) => `${s} s`).join(', ')} each; ${results.reload.failed} failed of ${results.reload.requests} requests |
+| \`bin/deploy\` under keep-alive load | ${results.deploy.seconds} s (build included); ${results.deploy.failed} failed of ${results.deploy.requests} requests |
+
+## Event streams
+
+| | |
+| --- | --- |
+| concurrent streams held across ${results.sse.workers} workers | ${results.sse.established} of ${results.sse.target} (${results.sse.failed} failed) |
+| server memory per stream | ${results.sse.memoryPerStreamKiB} KiB |
+| publish → receipt, all streams (${results.sse.latency.streams} streams × ${results.sse.latency.events} events, while the others are held) | p50 ${ms(results.sse.latency.p50)}, p99 ${ms(results.sse.latency.p99)} |
+| publish → receipt on another worker than the publisher's | p50 ${ms(results.sse.latency.otherWorkerP50)}, p99 ${ms(results.sse.latency.otherWorkerP99)} |
+`;
+}
+
+/** A bar chart of page and /healthz throughput per setup, as SVG. */
+export function throughputChart(results: BenchResults): string {
+  const bars = results.throughput.flatMap((t) => [
+    { label: `${t.setup}: page`, value: t.page.reqPerSec, color: '#5b3cc4' },
+    ...(t.healthz ? [{ label: `${t.setup}: /healthz`, value: t.healthz.reqPerSec, color: '#9d8ce0' }] : []),
+  ]);
+  const max = Math.max(...bars.map((bar) => bar.value), 1);
+  const width = 760;
+  const labelWidth = 300;
+  const rowHeight = 28;
+  const height = bars.length * rowHeight + 40;
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const rows = bars
+    .map((bar, i) => {
+      const y = 30 + i * rowHeight;
+      const length = Math.max(1, Math.round(((width - labelWidth - 80) * bar.value) / max));
+      return `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(bar.label)}</text><rect x="${labelWidth}" y="${y}" width="${length}" height="20" fill="${bar.color}"/><text x="${labelWidth + length + 6}" y="${y + 15}">${bar.value} req/s</text>`;
+    })
+    .join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="13">
+<text x="10" y="18" font-weight="bold">Requests per second, ${results.machine.cores} cores${results.quick ? ' (quick run)' : ''}</text>
+${rows}
+</svg>
+`;
+}
