@@ -22,6 +22,18 @@ export interface EventStreamOptions {
 /** A client that cannot keep up is dropped past this much unsent data; it reconnects and resumes from its last id. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
+/** Each event is serialised once, however many streams of this worker send it. */
+const payloads = new WeakMap<StoredEvent, string>();
+
+function payloadOf(event: StoredEvent): string {
+  let text = payloads.get(event);
+  if (text === undefined) {
+    text = JSON.stringify({ at: event.at, data: event.data });
+    payloads.set(event, text);
+  }
+  return text;
+}
+
 /**
  * Serves one topic as Server-Sent Events: `retry:` at once, `id:` on every
  * event, the backlog after `after` then live events, a heartbeat comment,
@@ -59,7 +71,7 @@ export async function streamEvents(req: IncomingMessage, res: ServerResponse, op
     after,
     onEvent: (event) => {
       const name = options.eventName?.(event);
-      send(`id: ${event.id}\n${name ? `event: ${name}\n` : ''}data: ${JSON.stringify({ at: event.at, data: event.data })}\n\n`);
+      send(`id: ${event.id}\n${name ? `event: ${name}\n` : ''}data: ${payloadOf(event)}\n\n`);
       if (options.isLast?.(event)) finish('');
     },
     onReset: (info) => send(`event: reset\ndata: ${JSON.stringify(info)}\n\n`),
