@@ -10,7 +10,7 @@ import type { BenchResults } from './report.js';
 test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and a chart', { timeout: 600_000 }, async () => {
   const logs = mkdtempSync(path.join(os.tmpdir(), 'kit-bench-'));
   try {
-    const run = await exec(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tests', 'bench', 'run.ts')], { ...process.env, BENCH_QUICK: '1', LOGS_DIR: logs }, 590_000);
+    const run = await exec(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'tests', 'bench', 'run.ts')], { ...process.env, BENCH_QUICK: '1', LOGS_DIR: logs }, 590_000);
     assert.equal(run.code, 0, run.output.slice(-3000));
     const results = JSON.parse(readFileSync(path.join(logs, 'bench', 'latest.json'), 'utf8')) as BenchResults;
     assert.equal(results.quick, true);

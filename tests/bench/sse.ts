@@ -23,7 +23,7 @@ export async function holdStreams(url: string, total: number, perProcess = 5000,
   const counts = Math.ceil(total / perProcess);
   const children = Array.from({ length: counts }, (_, i) => {
     const count = Math.min(perProcess, total - i * perProcess);
-    return spawn(process.execPath, ['--import', 'tsx', holdScript, url, String(count), `127.0.0.${i + 2}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), holdScript, url, String(count), `127.0.0.${i + 2}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   });
   const state = children.map(() => ({ established: 0, failed: 0, done: false }));
   await Promise.all(
