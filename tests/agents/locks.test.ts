@@ -2,23 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { isAlive } from '@kit/core';
-import { agentScripts, agentsKit, agentState, readAgentLog, status } from '../helpers/agents.js';
-import { exec, type TestKit } from '../helpers/kit.js';
+import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
+import { exec } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The lock semantics of the agents, each with real processes and signals.
-const kits: TestKit[] = [];
-async function kit(env: Record<string, string> = {}): Promise<TestKit> {
-  const created = await agentsKit(env);
-  kits.push(created);
-  return created;
-}
-
-after(async () => {
-  for (const created of kits) await created.cleanup();
-});
+const kit = agentKits();
 
 test('five concurrent mh start: exactly one process per agent, and one supervisor', { timeout: 120_000 }, async () => {
   const k = await kit();

@@ -2,23 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { isAlive } from '@kit/core';
-import { agentScripts, agentsKit, agentState, readAgentLog, status } from '../helpers/agents.js';
-import { repoRoot, type TestKit } from '../helpers/kit.js';
+import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
+import { repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
 // bin/mh against real agent processes, each test in its own LOGS_DIR.
-const kits: TestKit[] = [];
-async function kit(env: Record<string, string> = {}): Promise<TestKit> {
-  const created = await agentsKit(env);
-  kits.push(created);
-  return created;
-}
-
-after(async () => {
-  for (const created of kits) await created.cleanup();
-});
+const kit = agentKits();
 
 test('mh start runs every agent under the supervisor; a second start says already running and exits 0', { timeout: 60_000 }, async () => {
   const k = await kit();

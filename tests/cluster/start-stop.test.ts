@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { isAlive } from '@kit/core';
 import { readBuildInfo } from '@kit/web';
-import { getJson, request } from '../helpers/http.js';
+import { getJson, rawRequest, request } from '../helpers/http.js';
 import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -170,14 +170,4 @@ async function collectWorkers(count: number): Promise<Map<number, Health>> {
     return seen.size >= count;
   }, { intervalMs: 10 });
   return seen;
-}
-
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
-    let data = '';
-    socket.on('data', (chunk) => (data += chunk.toString()));
-    socket.on('end', () => resolve(data));
-    socket.on('error', reject);
-  });
 }

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { after } from 'node:test';
 import { repoRoot, TestKit } from './kit.js';
 
 export const agentScripts = {
@@ -9,6 +10,22 @@ export const agentScripts = {
   'pm2-monitor': path.join(repoRoot, 'apps', 'agents', 'dist', 'pm2-monitor.js'),
   supervisor: path.join(repoRoot, 'packages', 'agents', 'dist', 'supervisor-main.js'),
 } as const;
+
+/**
+ * Agent kits for one test file, each in its own LOGS_DIR, all cleaned up
+ * after the file's tests.
+ */
+export function agentKits(): (env?: Record<string, string>) => Promise<TestKit> {
+  const kits: TestKit[] = [];
+  after(async () => {
+    for (const kit of kits) await kit.cleanup();
+  });
+  return async (env = {}) => {
+    const kit = await agentsKit(env);
+    kits.push(kit);
+    return kit;
+  };
+}
 
 /** A kit for agent tests: a heartbeat every 200 ms so that acting is visible in the log, quick settling for audio. */
 export async function agentsKit(env: Record<string, string> = {}): Promise<TestKit> {

@@ -32,13 +32,15 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 /** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
+export { freePort } from '@kit/cluster';
+
+/** Writes raw bytes on a new connection and returns everything the server sent until it closed. */
+export function rawRequest(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
   });
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import test from 'node:test';
 import { serve, type RunningServer } from '@kit/server';
+import { rawRequest } from '../helpers/http.js';
 
 interface Harness {
   running: RunningServer;
@@ -169,13 +169,3 @@ test('an app that throws gets 500, a URL that does not decode gets 400, and the 
   void running.shutdown('test');
   await exited;
 });
-
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
-    let data = '';
-    socket.on('data', (chunk) => (data += chunk.toString()));
-    socket.on('end', () => resolve(data));
-    socket.on('error', reject);
-  });
-}

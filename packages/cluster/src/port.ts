@@ -16,3 +16,15 @@ export function checkPort(host: string, port: number): Promise<PortState> {
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve({ free: true })));
   });
 }
+
+/** A TCP port nobody listens on right now, on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

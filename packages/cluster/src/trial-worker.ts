@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
 import { errors, kitRoot, workerEnv, type Settings } from '@kit/core';
 import { fetchHealth } from './health.js';
+import { freePort } from './port.js';
 
 export const workerScript = path.join(kitRoot, 'packages', 'web', 'dist', 'main.js');
 
@@ -44,15 +44,4 @@ export async function tryWorker(settings: Settings): Promise<{ build: string; st
       clearTimeout(killer);
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -2,9 +2,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { Fanout } from './fanout.js';
+import { FanoutLog } from './fanout-log.js';
 import { assertTopic } from './topics.js';
-import type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Subscription } from './types.js';
+import type { ReadResult, Retention, StoredEvent } from './types.js';
 
 /**
  * The embedded event log: one folder per topic under LOGS_DIR/run/events,
@@ -13,9 +13,8 @@ import type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Su
  * one line with the next id, and let go; subscribers tail the files, woken
  * by fs.watch (and a once-a-second look, in case a notification is missed).
  */
-export class FileEventLog implements EventLog {
+export class FileEventLog extends FanoutLog {
   readonly backend = 'file' as const;
-  readonly #fanout: Fanout;
   /** Events per segment: retention drops whole segments, so keep them a fraction of it. */
   readonly #segmentEvents: number;
 
@@ -23,12 +22,12 @@ export class FileEventLog implements EventLog {
     private readonly root: string,
     private readonly retention: Retention,
   ) {
+    super();
     this.#segmentEvents = Math.max(50, Math.min(10_000, Math.round(retention.count / 10)));
-    this.#fanout = new Fanout({
-      read: (topic, after) => this.read(topic, after),
-      compare: (a, b) => Number(a) - Number(b),
-      watch: (topic, push) => this.#watch(topic, push),
-    });
+  }
+
+  protected compare(a: string, b: string): number {
+    return Number(a) - Number(b);
   }
 
   async publish(topic: string, data: unknown): Promise<StoredEvent> {
@@ -103,15 +102,6 @@ export class FileEventLog implements EventLog {
     return (await listSegments(path.join(this.root, topic))).length > 0;
   }
 
-  subscribe(topic: string, options: SubscribeOptions): Subscription {
-    assertTopic(topic);
-    return this.#fanout.subscribe(topic, options);
-  }
-
-  stats() {
-    return this.#fanout.stats();
-  }
-
   /** Removes segments past retention in every topic, and topics whose newest event is older than maxAge. */
   async prune(): Promise<number> {
     let removed = 0;
@@ -132,10 +122,6 @@ export class FileEventLog implements EventLog {
     return removed;
   }
 
-  async close(): Promise<void> {
-    this.#fanout.close();
-  }
-
   /** Drops whole segments while at least `count` newer events remain, and segments older than maxAge (never the newest). */
   async #dropOldSegments(dir: string, lastId: number): Promise<void> {
     const segments = await listSegments(dir);
@@ -150,7 +136,7 @@ export class FileEventLog implements EventLog {
   }
 
   /** Tails a topic's segments from their current end, pushing complete new lines. */
-  async #watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
+  protected async watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
     const dir = path.join(this.root, topic);
     await mkdir(dir, { recursive: true });
     const segments = await listSegments(dir);

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { Fanout } from './fanout.js';
+import { FanoutLog } from './fanout-log.js';
 import { assertTopic } from './topics.js';
-import type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Subscription } from './types.js';
+import type { ReadResult, Retention, StoredEvent } from './types.js';
 
 /**
  * The event log on Redis Streams, for a kit spread over several hosts: one
@@ -9,12 +9,11 @@ import type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Su
  * from Redis (`<ms>-<seq>`), and one blocking XREAD per process over every
  * topic it follows.
  */
-export class RedisEventLog implements EventLog {
+export class RedisEventLog extends FanoutLog {
   readonly backend = 'redis' as const;
   readonly #redis: Redis;
   /** XREAD BLOCK holds its connection: it gets one of its own. */
   readonly #reader: Redis;
-  readonly #fanout: Fanout;
   /** Topic → [last id read, push]. */
   readonly #followed = new Map<string, { last: string; push: (events: StoredEvent[]) => void }>();
   #readerRunning = false;
@@ -25,16 +24,16 @@ export class RedisEventLog implements EventLog {
     private readonly retention: Retention,
     private readonly prefix = 'kit:',
   ) {
+    super();
     this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
     this.#reader = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: 5000 });
     // Errors surface on the commands that fail; without a listener ioredis would print each reconnect attempt.
     this.#redis.on('error', () => undefined);
     this.#reader.on('error', () => undefined);
-    this.#fanout = new Fanout({
-      read: (topic, after) => this.read(topic, after),
-      compare: compareIds,
-      watch: (topic, push) => this.#watch(topic, push),
-    });
+  }
+
+  protected compare(a: string, b: string): number {
+    return compareIds(a, b);
   }
 
   #key(topic: string): string {
@@ -92,15 +91,6 @@ export class RedisEventLog implements EventLog {
     return (await this.#redis.exists(this.#key(topic))) === 1;
   }
 
-  subscribe(topic: string, options: SubscribeOptions): Subscription {
-    assertTopic(topic);
-    return this.#fanout.subscribe(topic, options);
-  }
-
-  stats() {
-    return this.#fanout.stats();
-  }
-
   async prune(): Promise<number> {
     let removed = 0;
     for (const topic of await this.#redis.smembers(`${this.prefix}topics`)) {
@@ -114,9 +104,9 @@ export class RedisEventLog implements EventLog {
     return removed;
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.#closed = true;
-    this.#fanout.close();
+    await super.close();
     this.#reader.disconnect();
     await this.#redis.quit().catch(() => undefined);
   }
@@ -141,7 +131,7 @@ export class RedisEventLog implements EventLog {
     };
   }
 
-  async #watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
+  protected async watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
     const last = (await this.#info(this.#key(topic)))?.last ?? '0-0';
     this.#followed.set(topic, { last, push });
     void this.#readLoop();

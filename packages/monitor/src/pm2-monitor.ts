@@ -1,7 +1,7 @@
 import { agentsStatus, type AgentContext } from '@kit/agents';
 import { Pm2Client, runningDaemon, type Pm2BusPacket } from '@kit/cluster';
 import { CrashWindow, watches } from './crash-window.js';
-import { emptyApp, readMonitorState, readResets, writeMonitorState, type AppRecord, type MonitorState, type WorkerSnapshot } from './state.js';
+import { emptyApp, readMonitorState, readResets, workerSnapshot, writeMonitorState, type AppRecord, type MonitorState } from './state.js';
 
 /** The topic the ops page follows: a snapshot of workers, agents and apps every MONITOR_SNAPSHOT_MS. */
 export const opsTopic = 'ops';
@@ -128,22 +128,7 @@ export class Pm2Monitor {
 
   /** The state file and an `ops` event: workers (from PM2), agents (from their locks), apps. */
   async #snapshot(client: Pm2Client | undefined): Promise<void> {
-    const now = Date.now();
-    this.#state.workers = client
-      ? (await client.list()).map(
-          (proc): WorkerSnapshot => ({
-            name: proc.name,
-            pmId: proc.pmId,
-            instance: proc.instance,
-            pid: proc.pid,
-            status: proc.status,
-            restarts: proc.restarts,
-            uptimeMs: proc.status === 'online' && proc.startedAt > 0 ? now - proc.startedAt : 0,
-            memoryBytes: proc.memoryBytes,
-            cpuPercent: proc.cpuPercent,
-          }),
-        )
-      : [];
+    this.#state.workers = client ? (await client.list()).map((proc) => workerSnapshot(proc)) : [];
     await this.#save();
     const agents = await agentsStatus(this.#agent.settings).catch(() => undefined);
     await this.#agent.events

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Pm2Process } from '@kit/cluster';
 import { logPaths, writeFileAtomic } from '@kit/core';
 
 /**
@@ -16,16 +17,12 @@ export interface AppRecord {
   circuit: { state: 'closed' } | { state: 'open'; openedAt: string; reason: string };
 }
 
-export interface WorkerSnapshot {
-  name: string;
-  pmId: number;
-  instance: number;
-  pid: number;
-  status: string;
-  restarts: number;
-  uptimeMs: number;
-  memoryBytes: number;
-  cpuPercent: number;
+/** A PM2 process as bin/status and the ops page show it. */
+export type WorkerSnapshot = Pick<Pm2Process, 'name' | 'pmId' | 'instance' | 'pid' | 'status' | 'restarts' | 'memoryBytes' | 'cpuPercent'> & { uptimeMs: number };
+
+export function workerSnapshot(proc: Pm2Process, now = Date.now()): WorkerSnapshot {
+  const { name, pmId, instance, pid, status, restarts, memoryBytes, cpuPercent } = proc;
+  return { name, pmId, instance, pid, status, restarts, memoryBytes, cpuPercent, uptimeMs: status === 'online' && proc.startedAt > 0 ? now - proc.startedAt : 0 };
 }
 
 export interface MonitorState {

@@ -5,17 +5,9 @@ import { agentsStatus, wantedAgents, type AgentsStatus } from '@kit/agents';
 import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, probeHost, runningDaemon } from '@kit/cluster';
 import { kitRoot, pollUntil, pm2Home, type Settings } from '@kit/core';
 import { readBuildInfo } from '@kit/web';
-import { readMonitorState } from './state.js';
+import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
 
-export interface WorkerStatus {
-  pmId: number;
-  instance: number;
-  pid: number;
-  status: string;
-  restarts: number;
-  uptimeMs: number;
-  memoryBytes: number;
-  cpuPercent: number;
+export interface WorkerStatus extends WorkerSnapshot {
   /** The build it reported on /healthz; undefined when it did not answer. */
   build: string | undefined;
 }
@@ -101,18 +93,7 @@ async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {
       { timeoutMs: 3000, intervalMs: 20 },
     );
   }
-  const now = Date.now();
-  return procs.map((proc) => ({
-    pmId: proc.pmId,
-    instance: proc.instance,
-    pid: proc.pid,
-    status: proc.status,
-    restarts: proc.restarts,
-    uptimeMs: proc.status === 'online' && proc.startedAt > 0 ? now - proc.startedAt : 0,
-    memoryBytes: proc.memoryBytes,
-    cpuPercent: proc.cpuPercent,
-    build: builds.get(proc.pid),
-  }));
+  return procs.map((proc) => ({ ...workerSnapshot(proc), build: builds.get(proc.pid) }));
 }
 
 function versions(): KitStatus['versions'] {
