@@ -21,7 +21,7 @@ test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and
     assert.equal(results.reload.failed, 0, 'no failed request during the reload');
     assert.equal(results.deploy.failed, 0, 'no failed request during the deploy');
     assert.equal(results.sse.established, results.sse.target);
-    assert.equal(results.sse.latency.delivered, results.sse.latency.streams * results.sse.latency.events);
+    for (const latency of [results.sse.idle, results.sse.latency]) assert.equal(latency.delivered, latency.streams * latency.events);
     assert.ok(results.coldStart.seconds > 0);
     assert.match(readFileSync(path.join(logs, 'bench', 'latest.md'), 'utf8'), /\| PM2 cluster, \d+ workers \| \d+/);
     assert.match(readFileSync(path.join(logs, 'bench', 'throughput.svg'), 'utf8'), /^<svg /);

@@ -17,7 +17,7 @@ export interface BenchResults {
   coldStart: { workers: number; seconds: number };
   reload: { reloads: number; secondsEach: number[]; requests: number; failed: number };
   deploy: { seconds: number; requests: number; failed: number };
-  sse: { target: number; established: number; failed: number; memoryPerStreamKiB: number; workers: number; latency: FanoutLatency };
+  sse: { target: number; established: number; failed: number; memoryPerStreamKiB: number; workers: number; idle: FanoutLatency; latency: FanoutLatency };
 }
 
 const ms = (value: number) => (Number.isFinite(value) ? `${value} ms` : '–');
@@ -67,8 +67,8 @@ ${rows.map((row) => `| ${row} |`).join('\n')}
 | --- | --- |
 | concurrent streams held across ${results.sse.workers} workers | ${results.sse.established} of ${results.sse.target} (${results.sse.failed} failed) |
 | server memory per stream | ${results.sse.memoryPerStreamKiB} KiB |
-| publish → receipt, all streams (${results.sse.latency.streams} streams × ${results.sse.latency.events} events, while the others are held) | p50 ${ms(results.sse.latency.p50)}, p99 ${ms(results.sse.latency.p99)} |
-| publish → receipt on another worker than the publisher's | p50 ${ms(results.sse.latency.otherWorkerP50)}, p99 ${ms(results.sse.latency.otherWorkerP99)} |
+| publish → receipt, ${results.sse.idle.streams} streams, nothing else open | p50 ${ms(results.sse.idle.p50)}, p99 ${ms(results.sse.idle.p99)}; on another worker than the publisher's: p50 ${ms(results.sse.idle.otherWorkerP50)}, p99 ${ms(results.sse.idle.otherWorkerP99)} |
+| publish → receipt, ${results.sse.latency.streams} streams, with the ${results.sse.established} held ones receiving every event too | p50 ${ms(results.sse.latency.p50)}, p99 ${ms(results.sse.latency.p99)}; on another worker than the publisher's: p50 ${ms(results.sse.latency.otherWorkerP50)}, p99 ${ms(results.sse.latency.otherWorkerP99)} |
 `;
 }
 

@@ -141,6 +141,11 @@ async function underLoad(action: () => Promise<void>, base: string) {
 async function streams(kit: TestKit): Promise<BenchResults['sse']> {
   const token = readFileSync(path.join(kit.logsDir, 'run', 'events.token'), 'utf8').trim();
   const workerPids = (await kit.onlineWorkers(cores)).map((w) => w.pid);
+  const rate = quick ? 20 : 10;
+  step(`fan-out latency with no other stream open: ${plan.latencyEvents} events to ${plan.latencyStreams} streams`);
+  const idle = await fanoutLatency(kit, token, 'bench-idle', plan.latencyStreams, plan.latencyEvents, rate);
+
+  step(`event streams: holding ${plan.streams} across ${cores} workers`);
   const before = rssBytes(workerPids);
   let shown = 0;
   const held = await holdStreams(`${kit.url}/api/events/bench-held`, plan.streams, 5000, (established) => {
@@ -152,9 +157,9 @@ async function streams(kit: TestKit): Promise<BenchResults['sse']> {
   try {
     const memoryPerStreamKiB = held.established > 0 ? round((rssBytes(workerPids) - before) / held.established / 1024) : 0;
     console.log(`  ${held.established} established, ${held.failed} failed, ${memoryPerStreamKiB} KiB each`);
-    step(`fan-out latency: ${plan.latencyEvents} events to ${plan.latencyStreams} measuring streams, with the others held`);
-    const latency = await fanoutLatency(kit, token, 'bench-held', plan.latencyStreams, plan.latencyEvents, quick ? 20 : 10);
-    return { target: plan.streams, established: held.established, failed: held.failed, memoryPerStreamKiB, workers: cores, latency };
+    step(`fan-out latency with them held: ${plan.latencyEvents} events to ${plan.latencyStreams} more streams, and to every held one`);
+    const loaded = await fanoutLatency(kit, token, 'bench-held', plan.latencyStreams, plan.latencyEvents, rate);
+    return { target: plan.streams, established: held.established, failed: held.failed, memoryPerStreamKiB, workers: cores, idle, latency: loaded };
   } finally {
     held.close();
   }

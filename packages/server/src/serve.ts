@@ -110,8 +110,15 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   };
 }
 
+/** Writes a line and waits until it is out, or 200 ms at most (a stdout whose writer never calls back must not hold the exit). */
 function writeLine(line: string): Promise<void> {
-  return new Promise((resolve) => process.stdout.write(`${line}\n`, () => resolve()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 200);
+    process.stdout.write(`${line}\n`, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {
