@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { readBuildInfo } from '@kit/web';
+import { readBuildInfo } from '@kit/core';
 import { freePort, request } from '../helpers/http.js';
 import { repoRoot } from '../helpers/kit.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker.js';

@@ -1,7 +1,6 @@
 import { stopAgents, startAgents, wantedAgents } from '@kit/agents';
-import { appLogFiles, type Reporter, type Settings } from '@kit/core';
+import { appLogFiles, readBuildInfo, type Reporter, type Settings } from '@kit/core';
 import { expectedInstances, kitWorkers, Pm2Client, waitForWorkers, type Pm2Process } from '@kit/cluster';
-import { readBuildInfo } from '@kit/web';
 
 export interface Booted {
   web: Pm2Process[];

@@ -27,7 +27,7 @@ export const errors = {
       'Fix or unset these variables; README.md lists every setting with its default.',
     ),
   nodeTooOld: (found: string, needed: string) =>
-    new KitError('KIT_NODE_TOO_OLD', `Node ${found} is too old: the kit needs Node ${needed}.`, 'Install a newer Node.js (20.10 or later).'),
+    new KitError('KIT_NODE_TOO_OLD', `Node ${found} is too old: the kit needs Node ${needed}.`, `Install Node.js ${needed} or later.`),
   dependenciesMissing: (what: string) =>
     new KitError('KIT_DEPENDENCIES_MISSING', `${what} is not installed.`, 'Run `pnpm install` in the kit folder.'),
   buildFailed: (what: string, detail: string) =>
@@ -90,6 +90,17 @@ export const errors = {
     ),
   unknownAgent: (name: string, known: string[]) =>
     new KitError('KIT_USAGE', `there is no agent named ${name}.`, `Known agents: ${known.join(', ')} (declared in the agents config).`),
+  agentFailed: (name: string, why: string, logTail: string) =>
+    new KitError(
+      'KIT_AGENT_FAILED',
+      `${why}${logTail ? `\nLast lines of its log:\n${logTail}` : ''}`,
+      `\`mh logs ${name}\` shows its whole log; \`mh status\` its state.`,
+    ),
+  badTopic: (value: string) => new KitError('KIT_BAD_TOPIC', `${JSON.stringify(value)} is not a topic: use 1 to 64 of a-z, 0-9 and "-".`),
+  schedulerConfigInvalid: (file: string, problem: string) =>
+    new KitError('KIT_SCHEDULER_CONFIG_INVALID', `the scheduler config ${file} is invalid: ${problem}`, 'Fix the file; apps/agents/scheduler.json is an example.'),
+  deployRunning: (lock: string) =>
+    new KitError('KIT_DEPLOY_RUNNING', `another build or deploy of the site is running (${lock}).`, 'Wait for it to finish, then run the command again.'),
   agentsConfigInvalid: (file: string, problem: string) =>
     new KitError('KIT_AGENTS_CONFIG_INVALID', `the agents config ${file} is invalid: ${problem}`, 'Fix the file; README.md shows an entry.'),
   lockUnusable: (lockPath: string, problem: string) =>

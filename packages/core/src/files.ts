@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -24,4 +24,17 @@ export async function matchingFiles(root: string, pattern: string): Promise<stri
   const matcher = new RegExp(`^${source}$`);
   const names = await readdir(dir).catch(() => [] as string[]);
   return names.filter((name) => matcher.test(name)).map((name) => path.join(dir, name));
+}
+
+/**
+ * A JSON file's content, or undefined when it is missing or does not parse
+ * (state files are written whole, so a parse error means someone else wrote
+ * it: starting from nothing beats crashing).
+ */
+export async function readJsonFile<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * How long operations tell a person what they are doing. Library functions
- * take a Reporter; commands print it, tests collect it.
+ * How long-running operations tell a person what they are doing. Library
+ * functions take a Reporter; commands print it, tests collect it.
  */
 export interface Reporter {
   /** A step begins ("building the site"). */
@@ -14,11 +14,3 @@ export interface Reporter {
   /** Raw output of a child process (a build), line by line. */
   output(line: string): void;
 }
-
-export const silentReporter: Reporter = {
-  step() {},
-  progress() {},
-  done() {},
-  warn() {},
-  output() {},
-};

@@ -102,7 +102,7 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     startTimeoutMs: read('START_TIMEOUT_MS', '15000', integer(1000, 300_000)),
     keepAliveTimeoutMs: read('KEEP_ALIVE_TIMEOUT_MS', '5000', integer(100, 600_000)),
     webMaxMemory: read('WEB_MAX_MEMORY', '512M', matching(/^[1-9]\d*[KMG]$/, 'a size such as 512M or 2G')),
-    lockStaleMs: read('LOCK_STALE_MS', '10000', integer(2000, 120_000)),
+    lockStaleMs: read('LOCK_STALE_MS', '10000', integer(4000, 120_000)),
     agentsConfig: read('AGENTS_CONFIG', path.join(kitRoot, 'apps', 'agents', 'agents.json'), (raw) => path.resolve(cwd, raw)),
     schedulerConfig: read('SCHEDULER_CONFIG', path.join(kitRoot, 'apps', 'agents', 'scheduler.json'), (raw) => path.resolve(cwd, raw)),
     audioInbox: '',

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Handler } from '@kit/server';
+import { pathOf, type Handler } from '@kit/server';
 
 export type Route = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
 
@@ -15,7 +15,7 @@ export interface RouteTable {
 export function createApp(routes: RouteTable, site: Handler): Handler {
   const compiled = Object.entries(routes).map(([pattern, route]) => ({ ...compile(pattern), route }));
   return (req, res) => {
-    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    const pathname = pathOf(req.url);
     for (const { regex, names, route } of compiled) {
       const match = regex.exec(pathname);
       if (!match) continue;

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
 import path from 'node:path';
-import type { Handler } from '@kit/server';
+import { pathOf, type Handler } from '@kit/server';
 
 const types: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -30,8 +31,7 @@ const types: Record<string, string> = {
 export function assetFallback(clientDir: string, releasesDir: string | undefined, handler: Handler): Handler {
   if (!releasesDir) return handler;
   return async (req, res) => {
-    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
-    const name = /^\/_astro\/([A-Za-z0-9._-]+)$/.exec(pathname)?.[1];
+    const name = /^\/_astro\/([A-Za-z0-9._-]+)$/.exec(pathOf(req.url))?.[1];
     if (!name || name.startsWith('.') || (req.method !== 'GET' && req.method !== 'HEAD') || (await isFile(path.join(clientDir, '_astro', name)))) {
       return handler(req, res);
     }
@@ -44,7 +44,8 @@ export function assetFallback(clientDir: string, releasesDir: string | undefined
       'Cache-Control': 'public, max-age=31536000, immutable',
     });
     if (req.method === 'HEAD') return void res.end();
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    // pipeline closes the file too when the client goes away mid-way.
+    pipeline(createReadStream(file), res, () => undefined);
   };
 }
 

@@ -1,13 +1,8 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { errors } from '@kit/core';
+import { readBuildInfo, type BuildInfo } from '@kit/core';
 import type { Handler } from '@kit/server';
-
-export interface BuildInfo {
-  id: string;
-  builtAt: string;
-}
 
 export interface AstroSite {
   /** The adapter's standalone handler: static files from client/, then SSR. */
@@ -35,15 +30,4 @@ export async function loadAstroSite(siteDir: string): Promise<AstroSite> {
   }
   const releasesDir = path.basename(path.dirname(dir)) === 'releases' ? path.dirname(dir) : undefined;
   return { handler: module.handler, build, dir, releasesDir };
-}
-
-export async function readBuildInfo(siteDir: string): Promise<BuildInfo> {
-  try {
-    const info = JSON.parse(await readFile(path.join(siteDir, 'build.json'), 'utf8')) as Partial<BuildInfo>;
-    if (typeof info.id !== 'string' || typeof info.builtAt !== 'string') throw new Error('build.json lacks id or builtAt');
-    return { id: info.id, builtAt: info.builtAt };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw errors.buildMissing(siteDir);
-    throw error;
-  }
 }

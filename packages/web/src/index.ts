@@ -1,3 +1,3 @@
 export { createApp, type Route, type RouteTable } from './app.js';
-export { loadAstroSite, readBuildInfo, type AstroSite, type BuildInfo } from './astro-site.js';
+export { loadAstroSite, type AstroSite } from './astro-site.js';
 export { startWorker } from './worker.js';

@@ -1,4 +1,4 @@
-import { readSettings, type Settings } from '@kit/core';
+import { localUrl, readSettings, type Settings } from '@kit/core';
 import { eventsToken, openEventLog } from '@kit/events';
 import { LongLivedResponses, serve, type RunningServer } from '@kit/server';
 import path from 'node:path';
@@ -22,7 +22,8 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   const site = await loadAstroSite(settings.siteDir);
   const log = openEventLog(settings);
   const streams = new LongLivedResponses();
-  const worker = instanceId() === null ? 'standalone' : String(instanceId());
+  const instance = instanceId();
+  const worker = instance === null ? 'standalone' : String(instance);
   const context = { log, token: await eventsToken(settings), settings, streams, worker };
   const app = createApp(
     {
@@ -44,6 +45,6 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     onClose: () => log.close(),
   });
   const who = worker === 'standalone' ? 'standalone' : `worker ${worker}`;
-  console.log(`${who} (pid ${process.pid}) serving build ${site.build.id} on http://${settings.host}:${running.port} after ${Date.now() - startedAt} ms (events: ${log.backend})`);
+  console.log(`${who} (pid ${process.pid}) serving build ${site.build.id} on ${localUrl(settings.host, running.port)} after ${Date.now() - startedAt} ms (events: ${log.backend})`);
   return running;
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Settings } from '@kit/core';
 import { hasBearer, isTopic, readJsonBody, streamEvents, type EventLog } from '@kit/events';
 import type { LongLivedResponses } from '@kit/server';
-import { sendJson } from './respond.js';
+import { sendBodyError, sendJson, sendUnavailable } from './respond.js';
 
 export interface EventRouteContext {
   log: EventLog;
@@ -20,8 +20,9 @@ export interface EventRouteContext {
 export function eventsRoute(context: EventRouteContext) {
   return async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>): Promise<void> => {
     const topic = params.topic ?? '';
+    const badTopic = () => sendJson(res, 400, { error: 'a topic is 1 to 64 of a-z, 0-9 and "-"' });
     if (req.method === 'GET') {
-      if (!isTopic(topic)) return sendJson(res, 400, { error: 'a topic is 1 to 64 of a-z, 0-9 and "-"' });
+      if (!isTopic(topic)) return badTopic();
       return streamEvents(req, res, {
         log: context.log,
         topic,
@@ -33,17 +34,18 @@ export function eventsRoute(context: EventRouteContext) {
       });
     }
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'GET to stream, POST to publish' }, { Allow: 'GET, POST' });
+    // Authorization first: an anonymous client learns nothing about topics or bodies.
     if (!hasBearer(req, context.token)) {
       return sendJson(res, 401, { error: 'publishing needs Authorization: Bearer <EVENTS_TOKEN>' }, { 'WWW-Authenticate': 'Bearer' });
     }
-    if (!isTopic(topic)) return sendJson(res, 400, { error: 'a topic is 1 to 64 of a-z, 0-9 and "-"' });
+    if (!isTopic(topic)) return badTopic();
     const body = await readJsonBody(req);
-    if (!body.ok) return sendJson(res, body.status, { error: body.error }, body.status === 413 ? { Connection: 'close' } : {});
+    if (!body.ok) return sendBodyError(res, body);
     try {
       const event = await context.log.publish(topic, body.value);
       sendJson(res, 201, { id: event.id }, { 'x-worker': context.worker });
     } catch (error) {
-      sendJson(res, 503, { error: `the event log is not available: ${(error as Error).message}` });
+      sendUnavailable(res, error);
     }
   };
 }

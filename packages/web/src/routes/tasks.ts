@@ -2,20 +2,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { enqueueTask, isTaskEnd, readJsonBody, streamEvents, taskIdPattern, taskTopic, validPrompt, type TaskEvent } from '@kit/events';
 import type { EventRouteContext } from './events.js';
 import { lastEventId } from './events.js';
-import { sendJson } from './respond.js';
+import { sendBodyError, sendJson, sendUnavailable } from './respond.js';
 
 /** POST /api/tasks {prompt}: queues a task for the task-runner agent; 202 with where to stream it. */
 export function createTaskRoute(context: EventRouteContext) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST a task' }, { Allow: 'POST' });
     const body = await readJsonBody(req);
-    if (!body.ok) return sendJson(res, body.status, { error: body.error }, body.status === 413 ? { Connection: 'close' } : {});
+    if (!body.ok) return sendBodyError(res, body);
     const prompt = validPrompt(body.value);
     if (!prompt) return sendJson(res, 400, { error: 'expected {"prompt": "…"} with 1 to 2000 characters' });
     try {
       sendJson(res, 202, await enqueueTask(context.log, prompt), { 'x-worker': context.worker });
     } catch (error) {
-      sendJson(res, 503, { error: `the event log is not available: ${(error as Error).message}` });
+      sendUnavailable(res, error);
     }
   };
 }
