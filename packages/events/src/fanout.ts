@@ -54,33 +54,32 @@ export class Fanout {
     let topic = this.#topics.get(name);
     if (!topic) {
       const created: Topic = { subscribers: new Set(), ready: this.source.watch(name, (events) => this.#push(created, events)) };
+      // A watch that could not start is forgotten, so the next subscriber tries again.
+      created.ready.catch(() => {
+        if (this.#topics.get(name) === created) this.#topics.delete(name);
+      });
       topic = created;
       this.#topics.set(name, topic);
     }
-    const subscriber: Subscriber = { options, cursor: undefined, buffer: options.after === undefined ? undefined : [], closed: false };
-    topic.subscribers.add(subscriber);
-    void this.#start(name, topic, subscriber);
-    return {
-      close: () => {
-        if (subscriber.closed) return;
-        subscriber.closed = true;
-        topic.subscribers.delete(subscriber);
-        if (topic.subscribers.size === 0 && this.#topics.get(name) === topic) {
-          this.#topics.delete(name);
-          void topic.ready.then((stop) => stop(), () => undefined);
-        }
-      },
+    const subscriber: Subscriber = { options, cursor: undefined, buffer: [], closed: false };
+    const close = () => {
+      if (subscriber.closed) return;
+      subscriber.closed = true;
+      topic.subscribers.delete(subscriber);
+      if (topic.subscribers.size === 0 && this.#topics.get(name) === topic) {
+        this.#topics.delete(name);
+        void topic.ready.then((stop) => stop(), () => undefined);
+      }
     };
+    topic.subscribers.add(subscriber);
+    void this.#start(name, topic, subscriber, close);
+    return { close };
   }
 
-  async #start(name: string, topic: Topic, subscriber: Subscriber): Promise<void> {
+  async #start(name: string, topic: Topic, subscriber: Subscriber, close: () => void): Promise<void> {
     const { options } = subscriber;
     try {
       await topic.ready;
-      if (options.after === undefined) {
-        options.onCaughtUp?.(0);
-        return;
-      }
       const backlog = await this.source.read(name, options.after);
       if (subscriber.closed) return;
       if (backlog.reset) options.onReset?.({ requested: options.after, oldest: backlog.oldest });
@@ -91,8 +90,8 @@ export class Fanout {
       this.#deliver(subscriber, waiting);
       options.onCaughtUp?.(backlog.events.length);
     } catch (error) {
-      // Storage failed (Redis down, say): the subscriber ends its stream; its client reconnects and resumes.
-      subscriber.buffer = undefined;
+      // Storage failed (Redis down, say): no half subscription that gets live events but missed its backlog.
+      close();
       options.onError?.(error);
     }
   }

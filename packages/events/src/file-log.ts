@@ -42,10 +42,8 @@ export class FileEventLog extends FanoutLog {
       onCompromised: () => undefined,
     });
     try {
-      const segments = await listSegments(dir);
-      const newest = segments.at(-1);
-      const lastId = newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0;
-      const id = lastId + 1;
+      const newest = (await listSegments(dir)).at(-1);
+      const id = (await lastIdOf(dir, newest)) + 1;
       const file = !newest || id - newest.first >= this.#segmentEvents ? segmentName(id) : newest.file;
       const event: StoredEvent = { id: String(id), topic, at: new Date().toISOString(), data };
       // One write of one whole line: readers either see all of it or none.
@@ -62,8 +60,7 @@ export class FileEventLog extends FanoutLog {
     const dir = path.join(this.root, topic);
     const segments = await listSegments(dir);
     const oldest = segments[0]?.first;
-    const newest = segments.at(-1);
-    const lastId = newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0;
+    const lastId = await lastIdOf(dir, segments.at(-1));
     let from = after === '0' ? 0 : /^\d+$/.test(after) ? Number(after) : Number.NaN;
     // An id older than what is kept, from the future, or not an id at all: the client has missed events.
     const reset = after !== '0' && (Number.isNaN(from) || (oldest !== undefined && from + 1 < oldest) || from > lastId);
@@ -72,8 +69,7 @@ export class FileEventLog extends FanoutLog {
     for (let i = 0; i < segments.length; i++) {
       const next = segments[i + 1];
       if (next && next.first - 1 <= from) continue;
-      const text = await readFile(path.join(dir, segments[i]!.file), 'utf8').catch(() => '');
-      for (const event of parseLines(topic, text.slice(0, text.lastIndexOf('\n') + 1))) if (Number(event.id) > from) events.push(event);
+      for (const event of await readSegment(topic, path.join(dir, segments[i]!.file))) if (Number(event.id) > from) events.push(event);
     }
     return { events, reset, oldest: oldest === undefined ? undefined : String(oldest) };
   }
@@ -84,8 +80,7 @@ export class FileEventLog extends FanoutLog {
     const segments = await listSegments(dir);
     const events: StoredEvent[] = [];
     for (let i = segments.length - 1; i >= 0 && events.length < count; i--) {
-      const text = await readFile(path.join(dir, segments[i]!.file), 'utf8').catch(() => '');
-      events.unshift(...parseLines(topic, text.slice(0, text.lastIndexOf('\n') + 1)));
+      events.unshift(...(await readSegment(topic, path.join(dir, segments[i]!.file))));
     }
     return events.slice(-count);
   }
@@ -93,8 +88,7 @@ export class FileEventLog extends FanoutLog {
   async latestId(topic: string): Promise<string> {
     assertTopic(topic);
     const dir = path.join(this.root, topic);
-    const newest = (await listSegments(dir)).at(-1);
-    return String(newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0);
+    return String(await lastIdOf(dir, (await listSegments(dir)).at(-1)));
   }
 
   async exists(topic: string): Promise<boolean> {
@@ -108,15 +102,15 @@ export class FileEventLog extends FanoutLog {
     const topics = await readdir(this.root).catch(() => [] as string[]);
     for (const topic of topics) {
       const dir = path.join(this.root, topic);
-      const segments = await listSegments(dir);
-      const newest = segments.at(-1);
-      if (!newest) continue;
-      const age = Date.now() - (await stat(path.join(dir, newest.file))).mtimeMs;
-      if (age > this.retention.maxAgeMs) {
+      const newest = (await listSegments(dir)).at(-1);
+      // A topic's age is its newest event's (a folder with none: its own).
+      const changed = (await stat(newest ? path.join(dir, newest.file) : dir).catch(() => undefined))?.mtimeMs;
+      if (changed === undefined) continue;
+      if (Date.now() - changed > this.retention.maxAgeMs) {
         await rm(dir, { recursive: true, force: true });
         removed++;
-      } else {
-        await this.#dropOldSegments(dir, (await lastLineId(path.join(dir, newest.file))) ?? newest.first);
+      } else if (newest) {
+        await this.#dropOldSegments(dir, await lastIdOf(dir, newest));
       }
     }
     return removed;
@@ -137,8 +131,8 @@ export class FileEventLog extends FanoutLog {
 
   /** Tails a topic's segments from their current end, pushing complete new lines. */
   protected async watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
+    // No folder is made for a topic nobody published to (any GET could), so the watch starts once its first event does.
     const dir = path.join(this.root, topic);
-    await mkdir(dir, { recursive: true });
     const segments = await listSegments(dir);
     const newest = segments.at(-1);
     let position = newest ? { file: newest.file, offset: (await stat(path.join(dir, newest.file))).size } : undefined;
@@ -214,6 +208,17 @@ async function listSegments(dir: string): Promise<Segment[]> {
     .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
     .map(({ file, match }) => ({ file, first: Number(match[1]) }))
     .sort((a, b) => a.first - b.first);
+}
+
+/** The last id of a topic whose newest segment is `newest` (0 for an empty topic). */
+async function lastIdOf(dir: string, newest: Segment | undefined): Promise<number> {
+  return newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0;
+}
+
+/** A segment's events, up to its last complete line. */
+async function readSegment(topic: string, file: string): Promise<StoredEvent[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return parseLines(topic, text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
 /** The id on the last complete line of a segment; undefined when it has none. */

@@ -1,10 +1,9 @@
 export { audit, auditTopic, type AuditEntry } from './audit.js';
-export { Fanout, type FanoutSource } from './fanout.js';
 export { FileEventLog } from './file-log.js';
-export { hasBearer, MAX_BODY_BYTES, readJsonBody, type BodyResult } from './http.js';
+export { hasBearer, readJsonBody, type BodyResult } from './http.js';
 export { eventsToken, openEventLog } from './open.js';
 export { compareIds, RedisEventLog } from './redis-log.js';
 export { streamEvents, type EventStreamOptions } from './sse.js';
-export { enqueueTask, isTaskEnd, taskIdPattern, taskQueueTopic, taskStreamPath, taskTopic, validPrompt, type TaskEvent } from './tasks.js';
-export { assertTopic, isTopic } from './topics.js';
+export { enqueueTask, isTaskEnd, taskIdPattern, taskQueueTopic, taskTopic, validPrompt, type TaskEvent } from './tasks.js';
+export { isTopic } from './topics.js';
 export type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Subscription } from './types.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { logPaths, type Settings } from '@kit/core';
 import { FileEventLog } from './file-log.js';
@@ -22,10 +22,15 @@ export async function eventsToken(settings: Settings): Promise<string> {
   if (settings.eventsToken) return settings.eventsToken;
   const file = path.join(logPaths(settings.logsDir).run, 'events.token');
   await mkdir(path.dirname(file), { recursive: true });
+  // Written beside it, then linked into place: a worker that loses the race reads the winner's whole token, never an empty file.
+  const candidate = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(candidate, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
   try {
-    await writeFile(file, `${randomBytes(24).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    await link(candidate, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await unlink(candidate);
   }
   return (await readFile(file, 'utf8')).trim();
 }

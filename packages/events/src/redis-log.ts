@@ -133,10 +133,12 @@ export class RedisEventLog extends FanoutLog {
 
   protected async watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
     const last = (await this.#info(this.#key(topic)))?.last ?? '0-0';
-    this.#followed.set(topic, { last, push });
+    const entry = { last, push };
+    this.#followed.set(topic, entry);
     void this.#readLoop();
     return () => {
-      this.#followed.delete(topic);
+      // Only its own: a newer watch of the same topic may have taken the place meanwhile.
+      if (this.#followed.get(topic) === entry) this.#followed.delete(topic);
     };
   }
 

@@ -45,6 +45,8 @@ export async function streamEvents(req: IncomingMessage, res: ServerResponse, op
   const { log, topic } = options;
   // Fixed before the headers go out, so the first id the client hears is the right one.
   const after = options.after ?? (await log.latestId(topic));
+  // The client may have gone while we (or the route) looked things up: then nothing may be set up for it.
+  if (res.destroyed || req.socket.destroyed) return;
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache, no-transform',

@@ -8,18 +8,14 @@ export interface StoredEvent {
 }
 
 export interface SubscribeOptions {
-  /**
-   * Deliver the events after this id first (a reconnecting client's
-   * Last-Event-ID; "0" for everything kept), then new ones. Undefined: new
-   * events only.
-   */
-  after?: string;
+  /** Deliver the events after this id first (a reconnecting client's Last-Event-ID; "0" for everything kept), then new ones. */
+  after: string;
   onEvent(event: StoredEvent): void;
   /** The id asked for is older than what is kept, or unknown: some events are gone. Delivery restarts at the oldest kept. */
   onReset?(info: { requested: string; oldest: string | undefined }): void;
   /** The backlog has been delivered; what follows is live. */
   onCaughtUp?(replayed: number): void;
-  /** The backlog could not be read (storage down): nothing more will come. */
+  /** The backlog could not be read (storage down): the subscription is closed, nothing more will come. */
   onError?(error: unknown): void;
 }
 

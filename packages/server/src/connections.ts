@@ -28,10 +28,6 @@ export class ConnectionTracker {
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
   }
 
-  get draining(): boolean {
-    return this.#draining;
-  }
-
   /** Open sockets, idle or busy. */
   get size(): number {
     return this.#sockets.size;

@@ -29,9 +29,14 @@ export function sendText(res: ServerResponse, status: number, body: string): voi
   res.end(body);
 }
 
+/** The path of a request URL, without its query. */
+export function pathOf(url: string | undefined): string {
+  return (url ?? '/').split('?')[0] ?? '/';
+}
+
 function decodes(url: string): boolean {
   try {
-    decodeURIComponent(url.split('?')[0] ?? '');
+    decodeURIComponent(pathOf(url));
     return true;
   } catch {
     return false;

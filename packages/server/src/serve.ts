@@ -11,7 +11,7 @@ export interface ServeOptions {
   port: number;
   /** Idle keep-alive sockets are closed after this, as usual. */
   keepAliveTimeoutMs: number;
-  /** From the shutdown request to exit, at most. Keep it below PM2's kill_timeout. */
+  /** From the shutdown request to the end of the drain, at most; cleanup then gets what is left of it, and at least a second. Keep PM2's kill_timeout above both. */
   drainTimeoutMs: number;
   /** While draining, a socket idle this long is closed. */
   idleGraceMs?: number;
@@ -25,11 +25,9 @@ export interface ServeOptions {
 }
 
 export interface RunningServer {
-  readonly server: http.Server;
   readonly port: number;
   /** Event streams and other responses that the drain must end rather than await. */
   readonly streams: LongLivedResponses;
-  readonly draining: boolean;
   /** Drains, runs onClose, then exits. Safe to call more than once. */
   shutdown(reason: string): Promise<void>;
 }
@@ -77,10 +75,20 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       log(`drain deadline of ${options.drainTimeoutMs} ms reached: closing ${connections.size} connection(s)`);
       connections.destroyAll();
     }
+    // Cleanup (closing a Redis connection, say) gets what is left of the deadline, and at least a second.
+    const cleanupMs = Math.max(1000, options.drainTimeoutMs - (Date.now() - started));
+    let cleanupTimer: NodeJS.Timeout | undefined;
     try {
-      await options.onClose?.();
+      await Promise.race([
+        Promise.resolve(options.onClose?.()),
+        new Promise((_, reject) => {
+          cleanupTimer = setTimeout(() => reject(new Error(`not done after ${cleanupMs} ms`)), cleanupMs);
+        }),
+      ]);
     } catch (error) {
       log(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      clearTimeout(cleanupTimer);
     }
     const farewell = `drained in ${Date.now() - started} ms; exiting`;
     // Under PM2 stdout is written asynchronously (to the log file and over IPC): let the last line out first.
@@ -99,15 +107,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   server.once('close', stopListening);
 
   tellPm2Ready();
-  return {
-    server,
-    port,
-    streams,
-    get draining() {
-      return connections.draining;
-    },
-    shutdown,
-  };
+  return { port, streams, shutdown };
 }
 
 /** Writes a line and waits until it is out, or 200 ms at most (a stdout whose writer never calls back must not hold the exit). */

@@ -2,14 +2,19 @@
  * Calls `onRequest` once, on the first way a process can be asked to stop:
  * SIGINT (PM2's default kill signal, and Ctrl-C), SIGTERM (systemd, docker),
  * or PM2's `shutdown` message (sent instead of a signal with
- * shutdown_with_message). A second signal means "now": `onForce` runs.
+ * shutdown_with_message). A second signal after a first one means "now"
+ * (Ctrl-C twice): `onForce` runs. A signal after the message does not: PM2
+ * follows its `shutdown` message with SIGINT on some paths, and the drain
+ * goes on.
  */
 export function onShutdownRequest(onRequest: (reason: string) => void, onForce: (reason: string) => void): () => void {
-  let requested = false;
+  let first: string | undefined;
   const request = (reason: string) => {
-    if (requested) return onForce(reason);
-    requested = true;
-    onRequest(reason);
+    if (first === undefined) {
+      first = reason;
+      return onRequest(reason);
+    }
+    if (first !== 'shutdown message' && reason !== 'shutdown message') onForce(reason);
   };
   const onSigint = () => request('SIGINT');
   const onSigterm = () => request('SIGTERM');
