@@ -54,7 +54,7 @@ test('after a SIGKILL the next start takes over at once: the recorded pid is dea
 });
 
 test('a frozen holder loses its lock after the stale window; resumed, it exits without acting', { timeout: 120_000 }, async () => {
-  const k = await kit({ LOCK_STALE_MS: '3000' });
+  const k = await kit({ LOCK_STALE_MS: '4000' });
   assert.equal((await k.run('mh', ['start', 'scheduler-service'])).code, 0);
   const frozen = (await agentState(k, 'scheduler-service')).pid!;
   await waitFor('a heartbeat of the first holder', () => readAgentLog(k, 'scheduler-service').some((l) => l.pid === frozen && l.text.startsWith('job heartbeat')));
@@ -99,7 +99,7 @@ test('a lock path taken by a plain file: a clear error, never a crash', { timeou
 });
 
 test('a lock with a corrupt owner record is waited out, then taken; one of another host is left alone', { timeout: 120_000 }, async () => {
-  const k = await kit({ LOCK_STALE_MS: '3000' });
+  const k = await kit({ LOCK_STALE_MS: '4000' });
   const locks = path.join(k.logsDir, 'run', 'locks');
   mkdirSync(path.join(locks, 'scheduler-service.lock'), { recursive: true });
   writeFileSync(path.join(locks, 'scheduler-service.owner.json'), '{"pid": "garbage');

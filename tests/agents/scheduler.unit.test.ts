@@ -41,7 +41,7 @@ for (const [why, jobs] of [
   ['a rotation keeping none', [{ name: 'x', type: 'rotate-logs', every: '1m', maxSize: '1M', keep: 0, paths: ['pm2/*.log'] }]],
 ] as const) {
   test(`a scheduler config with ${why} is refused`, async () => {
-    await assert.rejects(loadJobs(config({ jobs })), (error: unknown) => error instanceof KitError && error.code === 'KIT_AGENTS_CONFIG_INVALID');
+    await assert.rejects(loadJobs(config({ jobs })), (error: unknown) => error instanceof KitError && error.code === 'KIT_SCHEDULER_CONFIG_INVALID');
   });
 }
 

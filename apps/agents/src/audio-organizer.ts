@@ -18,8 +18,9 @@ await runAgent('audio-organizer', async (agent) => {
   agent.log(`watching ${inbox}; filing into ${library} once a file is unchanged for ${settleMs} ms`);
 
   // fs.watch wakes the loop early; the periodic pass catches what it misses (and notices settling).
-  let wake: (() => void) | undefined;
-  const watcher = watch(inbox, () => wake?.());
+  const waker = agent.waker();
+  const watcher = watch(inbox, () => waker.wake());
+  watcher.on('error', (error) => agent.log(`watching the inbox failed (${error.message}); looking every ${settleMs} ms instead`));
   const pollMs = Math.max(100, Math.min(1000, Math.floor(settleMs / 2)));
   try {
     while (!agent.signal.aborted) {
@@ -28,7 +29,7 @@ await runAgent('audio-organizer', async (agent) => {
       } catch (error) {
         agent.log(`pass failed: ${(error as Error).message}`);
       }
-      await Promise.race([agent.sleep(pollMs), new Promise<void>((resolve) => (wake = resolve))]);
+      await waker.wait(pollMs);
     }
   } finally {
     watcher.close();

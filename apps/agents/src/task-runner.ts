@@ -15,21 +15,28 @@ await runAgent('task-runner', async (agent) => {
     .catch(() => ({ after: '0' }));
 
   const queue: StoredEvent[] = [];
-  let wake: (() => void) | undefined;
+  const waker = agent.waker();
+  let failure: unknown;
   const subscription = agent.events.subscribe(taskQueueTopic, {
     after: checkpoint.after,
     onEvent: (event) => {
       queue.push(event);
-      wake?.();
+      waker.wake();
     },
     onReset: ({ oldest }) => agent.log(`the queue no longer holds task ${checkpoint.after}: going on from ${oldest ?? 'the start'}`),
+    // The queue could not be read: crash, so the supervisor restarts us from the checkpoint rather than skip tasks.
+    onError: (error) => {
+      failure = error;
+      waker.wake();
+    },
   });
   agent.log(`waiting for tasks after queue id ${checkpoint.after}`);
   try {
     while (!agent.signal.aborted) {
+      if (failure) throw failure;
       const next = queue.shift();
       if (!next) {
-        await Promise.race([agent.sleep(5000), new Promise<void>((resolve) => (wake = resolve))]);
+        await waker.wait(5000);
         continue;
       }
       const began = Date.now();

@@ -7,16 +7,16 @@ export function agentLogFile(logsDir: string, name: string): string {
 }
 
 /**
- * Appends timestamped lines to LOGS_DIR/agents/NAME.log. Each line is one
- * append that opens and closes the file, so rotating the log never leaves a
- * process writing into a file that was moved away.
+ * Appends timestamped lines to LOGS_DIR/agents/NAME.log, as process `pid`.
+ * Each line is one append that opens and closes the file, so rotating the
+ * log never leaves a process writing into a file that was moved away.
  */
-export function openAgentLog(logsDir: string, name: string): (line: string) => void {
+export function openAgentLog(logsDir: string, name: string, pid: number | undefined = process.pid): (line: string) => void {
   const file = agentLogFile(logsDir, name);
   mkdirSync(path.dirname(file), { recursive: true });
-  const echo = process.stdout.isTTY === true;
+  const echo = pid === process.pid && process.stdout.isTTY === true;
   return (line) => {
-    const text = `${new Date().toISOString()} [pid ${process.pid}] ${line}\n`;
+    const text = `${new Date().toISOString()} [pid ${pid}] ${line}\n`;
     appendFileSync(file, text);
     if (echo) process.stdout.write(text);
   };

@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errors, KitError, logPaths, pollUntil, tailLines, type Reporter, type Settings } from '@kit/core';
+import { errors, logPaths, pollUntil, tailLines, type Reporter, type Settings } from '@kit/core';
 import { agentLogFile } from './agent-log.js';
 import { inspectLock, isSameProcess, lockPaths, removeAbandonedLock, type LockOwner, type LockState } from './lock.js';
 import { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';
@@ -88,11 +86,6 @@ export interface StartResult {
   already: boolean;
 }
 
-/**
- * Marks the agents as wanted, makes sure the supervisor runs, and waits until
- * each agent holds its lock. Idempotent: an agent that already runs is left
- * alone. `restart` stops them first.
- */
 /** The agents desired.json says should run: what a boot starts. */
 export async function wantedAgents(settings: Settings): Promise<string[]> {
   const known = await loadAgents(settings.agentsConfig);
@@ -100,6 +93,11 @@ export async function wantedAgents(settings: Settings): Promise<string[]> {
   return known.filter((spec) => desired.agents[spec.name]?.run === true).map((spec) => spec.name);
 }
 
+/**
+ * Marks the agents as wanted, makes sure the supervisor runs, and waits until
+ * each agent holds its lock. Idempotent: an agent that already runs is left
+ * alone. `restart` stops them first.
+ */
 export async function startAgents(settings: Settings, names: string[], options: { restart?: boolean }, report: Reporter): Promise<StartResult[]> {
   const specs = pickAgents(await loadAgents(settings.agentsConfig), names);
   if (options.restart) await stopAgents(settings, specs.map((spec) => spec.name), { timeoutMs: 10_000, force: false }, report);
@@ -125,6 +123,8 @@ export async function startAgents(settings: Settings, names: string[], options: 
       async (): Promise<{ owner: LockOwner } | { failed: AgentRecord } | undefined> => {
         const state = await inspectLock(paths, settings.lockStaleMs);
         if (state.kind === 'held') return { owner: state.owner };
+        // A supervisor that had nothing left to run may have been on its way out when we poked it.
+        await ensureSupervisor(settings, report, false);
         // Only a verdict reached after this start counts: an older `failed` is cleared by it.
         const record = (await readSupervisorRecord(files.supervisor))?.agents[spec.name];
         return record && record.generation >= generation && record.state === 'failed' ? { failed: record } : undefined;
@@ -135,7 +135,7 @@ export async function startAgents(settings: Settings, names: string[], options: 
       const why = outcome
         ? `${spec.name} failed to start and was left stopped: ${outcome.failed.reason ?? 'see its log'}`
         : `${spec.name} did not take its lock within ${Math.round(timeoutMs / 1000)} s`;
-      throw await failed(spec.name, why, settings);
+      throw errors.agentFailed(spec.name, why, await tailLines(agentLogFile(settings.logsDir, spec.name), 10));
     }
     const { owner } = outcome;
     const previous = before.get(spec.name);
@@ -146,16 +146,13 @@ export async function startAgents(settings: Settings, names: string[], options: 
   return results;
 }
 
-async function failed(name: string, why: string, settings: Settings): Promise<KitError> {
-  const tail = await tailLines(agentLogFile(settings.logsDir, name), 10);
-  return new KitError('KIT_AGENT_FAILED', `${why}${tail ? `\nLast lines of its log:\n${tail}` : ''}`, `\`mh logs ${name}\` shows its whole log; \`mh status\` its state.`);
-}
-
 export interface StopResult {
   name: string;
   outcome: 'stopped' | 'killed' | 'not-running';
   pid?: number;
   ms?: number;
+  /** What was done instead, when it was not running. */
+  note?: string;
 }
 
 /**
@@ -180,35 +177,52 @@ export async function stopAgents(
       }
     });
   }
-  const supervisorLock = lockPaths(logPaths(settings.logsDir).locks, supervisorName);
-  const supervisorBefore = await inspectLock(supervisorLock, settings.lockStaleMs);
-  const results = await Promise.all(specs.map((spec) => stopOne(settings, spec.name, options, report)));
+  const agents = () => Promise.all(specs.map((spec) => stopAndReport(settings, spec.name, options, report)));
   if (names !== 'all') {
+    const results = await agents();
     await pokeSupervisor(settings);
     return results;
   }
-  // With nothing left to run the supervisor exits by itself; stop it if it has not yet.
-  const supervisor = await stopOne(settings, supervisorName, options, { ...report, done: () => undefined });
-  if (supervisor.outcome === 'not-running' && supervisorBefore.kind === 'held' && !(await gone(supervisorBefore.owner, options.timeoutMs))) {
-    throw errors.agentNotStopped(supervisorName, supervisorBefore.owner.pid, options.timeoutMs / 1000);
+  // Unwanted agents are stopped first (the supervisor then exits by itself). Wanted ones go with their
+  // supervisor, which would otherwise take their exits for crashes and restart them.
+  if (options.keepWanted) {
+    const supervisor = await stopAndReport(settings, supervisorName, options, report);
+    return [...(await agents()), supervisor];
   }
-  const pid = supervisor.pid ?? (supervisorBefore.kind === 'held' ? supervisorBefore.owner.pid : undefined);
-  report.done(pid === undefined ? 'the supervisor was not running' : `stopped the supervisor (pid ${pid})`);
-  results.push(pid === undefined ? supervisor : { ...supervisor, outcome: supervisor.outcome === 'killed' ? 'killed' : 'stopped', pid });
-  return results;
+  // Seen before the agents go: with nothing left to run, the supervisor may be gone by the time it is its turn.
+  const supervisorBefore = await inspectLock(lockPaths(logPaths(settings.logsDir).locks, supervisorName), settings.lockStaleMs);
+  const results = await agents();
+  return [...results, await stopAndReport(settings, supervisorName, options, report, supervisorBefore)];
+}
+
+/** Stops one agent (or the supervisor) and says how it went, also when something else stopped it meanwhile. */
+async function stopAndReport(
+  settings: Settings,
+  name: string,
+  options: { timeoutMs: number; force: boolean },
+  report: Reporter,
+  seen?: LockState,
+): Promise<StopResult> {
+  const before = seen ?? (await inspectLock(lockPaths(logPaths(settings.logsDir).locks, name), settings.lockStaleMs));
+  let result = await stopOne(settings, name, options, report);
+  if (result.outcome === 'not-running' && !result.note && before.kind === 'held' && before.owner.host === os.hostname()) {
+    // It was running a moment ago: its supervisor stopped it, or it exited by itself.
+    if (!(await gone(before.owner, options.timeoutMs))) throw errors.agentNotStopped(name, before.owner.pid, options.timeoutMs / 1000);
+    result = { name, outcome: 'stopped', pid: before.owner.pid };
+  }
+  const who = name === supervisorName ? 'the supervisor' : name;
+  if (result.outcome === 'not-running') report.done(`${who} was not running${result.note ? ` (${result.note})` : ''}`);
+  else report.done(`${result.outcome} ${who} (pid ${result.pid})${result.ms === undefined ? '' : ` in ${(result.ms / 1000).toFixed(1)} s`}`);
+  return result;
 }
 
 async function stopOne(settings: Settings, name: string, options: { timeoutMs: number; force: boolean }, report: Reporter): Promise<StopResult> {
   const paths = lockPaths(logPaths(settings.logsDir).locks, name);
   const state = await inspectLock(paths, settings.lockStaleMs);
-  if (state.kind === 'free') {
-    report.done(`${name} was not running`);
-    return { name, outcome: 'not-running' };
-  }
+  if (state.kind === 'free') return { name, outcome: 'not-running' };
   if (state.kind === 'abandoned' || (state.kind === 'stale' && state.owner && !isSameProcess(state.owner))) {
     await removeAbandonedLock(paths, settings.lockStaleMs);
-    report.done(`${name} was not running (removed the lock left by pid ${state.owner?.pid})`);
-    return { name, outcome: 'not-running' };
+    return { name, outcome: 'not-running', note: `removed the lock left by pid ${state.owner?.pid}` };
   }
   if (state.kind === 'unknown-owner' || state.kind === 'unusable') throw errors.lockUnusable(paths.dir, `${state.reason}; not signalling anyone`);
   if (!state.owner) throw errors.lockUnusable(paths.dir, 'stale and without an owner record');
@@ -216,24 +230,22 @@ async function stopOne(settings: Settings, name: string, options: { timeoutMs: n
   if (owner.host !== os.hostname()) throw errors.lockUnusable(paths.dir, `held by pid ${owner.pid} on ${owner.host}: stop it there`);
 
   const began = Date.now();
-  let outcome: StopResult['outcome'] = 'stopped';
+  let outcome: StopResult['outcome'] = options.force ? 'killed' : 'stopped';
+  const patienceMs = options.force ? 5000 : options.timeoutMs;
   signal(owner, options.force ? 'SIGKILL' : 'SIGTERM');
-  if (!(await gone(owner, options.force ? 5000 : options.timeoutMs))) {
-    report.warn(`${name} (pid ${owner.pid}) still running after ${options.timeoutMs / 1000} s: SIGKILL`);
+  if (!(await gone(owner, patienceMs))) {
+    report.warn(`${name} (pid ${owner.pid}) still running after ${patienceMs / 1000} s: SIGKILL`);
     signal(owner, 'SIGKILL');
     if (!(await gone(owner, 5000))) throw errors.agentNotStopped(name, owner.pid, 5);
     outcome = 'killed';
   }
-  if (options.force) outcome = 'killed';
   // A killed process cannot release its lock: remove it, now that its holder is verifiably dead.
   await removeAbandonedLock(paths, settings.lockStaleMs);
   const after = await inspectLock(paths, settings.lockStaleMs);
   if (after.kind !== 'free' && !(after.kind === 'held' && after.owner.pid !== owner.pid)) {
     throw errors.lockUnusable(paths.dir, `still ${after.kind} after pid ${owner.pid} exited`);
   }
-  const ms = Date.now() - began;
-  report.done(`${outcome === 'killed' ? 'killed' : 'stopped'} ${name} (pid ${owner.pid}) in ${(ms / 1000).toFixed(1)} s`);
-  return { name, outcome, pid: owner.pid, ms };
+  return { name, outcome, pid: owner.pid, ms: Date.now() - began };
 }
 
 /** Signals the owner only while its pid still names the same process. */
@@ -250,22 +262,23 @@ async function gone(owner: LockOwner, timeoutMs: number): Promise<boolean> {
   return (await pollUntil(() => !isSameProcess(owner), { timeoutMs, intervalMs: 50 })).value === true;
 }
 
-/** Starts the supervisor when none holds its lock, detached so it outlives the command. */
-async function ensureSupervisor(settings: Settings, report: Reporter): Promise<void> {
+/**
+ * Starts the supervisor when none holds its lock, detached so it outlives the
+ * command (its runtime writes its own log, line by line); otherwise asks the
+ * running one to look now, unless `poke` is false.
+ */
+async function ensureSupervisor(settings: Settings, report: Reporter, poke = true): Promise<void> {
   const paths = lockPaths(logPaths(settings.logsDir).locks, supervisorName);
   const state = await inspectLock(paths, settings.lockStaleMs);
-  if (state.kind === 'held') return void (await pokeSupervisor(settings));
+  if (state.kind === 'held') return void (poke && (await pokeSupervisor(settings)));
   const logFile = agentLogFile(settings.logsDir, supervisorName);
-  mkdirSync(path.dirname(logFile), { recursive: true });
-  const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--enable-source-maps', supervisorScript], { detached: true, stdio: ['ignore', out, out], env: process.env });
+  const child = spawn(process.execPath, ['--enable-source-maps', supervisorScript], { detached: true, stdio: 'ignore', env: process.env });
   child.unref();
-  closeSync(out);
   const { value } = await pollUntil(async () => {
     const now = await inspectLock(paths, settings.lockStaleMs);
     return now.kind === 'held' ? now.owner : undefined;
   }, { timeoutMs: 15_000, intervalMs: 50 });
-  if (!value) throw await failed(supervisorName, 'the supervisor did not start', settings);
+  if (!value) throw errors.agentFailed(supervisorName, 'the supervisor did not start', await tailLines(logFile, 10));
   if (value.pid === child.pid) report.done(`started the supervisor (pid ${value.pid})`);
 }
 

@@ -1,7 +1,7 @@
-export { agentLogFile, openAgentLog } from './agent-log.js';
+export { agentLogFile } from './agent-log.js';
 export { agentsStatus, startAgents, stopAgents, wantedAgents, type AgentStatus, type AgentsStatus, type StartResult, type StopResult } from './control.js';
-export { exitCodes } from './exit-codes.js';
-export { acquireLock, describeHolder, inspectLock, isSameProcess, lockPaths, LockHeldError, readOwner, type HeldLock, type LockOwner, type LockPaths, type LockState } from './lock.js';
+export { acquireLock, inspectLock, isSameProcess, lockPaths, LockHeldError, type HeldLock, type LockOwner, type LockPaths, type LockState } from './lock.js';
 export { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';
 export { afterCrash, crashesInARow, defaultRestartPolicy, type RestartPolicy } from './restart-policy.js';
 export { runAgent, type AgentContext } from './runtime.js';
+export { createWaker, type Waker } from './waker.js';

@@ -44,7 +44,7 @@ export function lockPaths(locksDir: string, name: string): LockPaths {
 
 export type LockState =
   /** Nobody holds it. */
-  | { kind: 'free'; owner?: LockOwner }
+  | { kind: 'free' }
   /** Held and kept fresh; on this host the owner process is alive. */
   | { kind: 'held'; owner: LockOwner; ageMs: number }
   /** The owner on this host is gone (or its pid now belongs to another process): take it at once. */
@@ -62,8 +62,7 @@ export async function inspectLock(paths: LockPaths, staleMs: number): Promise<Lo
     info = await stat(paths.dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return { kind: 'unusable', reason: (error as Error).message };
-    const owner = await readOwner(paths.owner).catch(() => undefined);
-    return owner ? { kind: 'free', owner } : { kind: 'free' };
+    return { kind: 'free' };
   }
   if (!info.isDirectory()) return { kind: 'unusable', reason: 'it is a file, not a lock directory' };
   const ageMs = Math.max(0, Date.now() - info.mtimeMs);
@@ -107,8 +106,6 @@ export function describeHolder(state: LockState): string {
 export interface HeldLock {
   readonly paths: LockPaths;
   readonly owner: LockOwner;
-  /** False once the lock was found taken over, removed or not refreshed in time. */
-  readonly held: boolean;
   /**
    * Checks, synchronously and from the files, that the lock is still ours and
    * fresh enough that nobody can take it over for at least half the stale
@@ -151,7 +148,8 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
         // once ours is lost, it must never remove the directory of the process that took it over.
         fs: guardedFs(() => lost),
         stale: staleMs,
-        update: Math.max(1000, Math.floor(staleMs / 4)),
+        // Refreshed at least twice within half the window, so a live holder's lock always passes verify().
+        update: Math.max(1000, Math.floor(staleMs / 5)),
         onCompromised: (error) => {
           if (lost) return;
           lost = true;
@@ -177,9 +175,6 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     return {
       paths,
       owner,
-      get held() {
-        return !lost;
-      },
       verify() {
         if (lost) return false;
         try {

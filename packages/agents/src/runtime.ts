@@ -3,11 +3,11 @@ import { audit, openEventLog, type EventLog } from '@kit/events';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
 import { acquireLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
+import { createWaker, type Waker } from './waker.js';
 
 export interface AgentContext {
   readonly name: string;
   readonly settings: Settings;
-  readonly lock: HeldLock;
   /** Aborted when the agent is asked to stop (SIGTERM, SIGINT). */
   readonly signal: AbortSignal;
   log(line: string): void;
@@ -23,6 +23,8 @@ export interface AgentContext {
   unit<T>(work: () => Promise<T>): Promise<T>;
   /** Waits `ms`, or less when asked to stop; false once stopping. */
   sleep(ms: number): Promise<boolean>;
+  /** A wait that `wake()` cuts short (new work arrived), ending too when the agent is asked to stop. */
+  waker(): Waker;
 }
 
 /**
@@ -37,6 +39,15 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
   const paths = lockPaths(logPaths(settings.logsDir).locks, name);
   // Agents run detached from any terminal: a SIGHUP (the supervisor's "look now") must not end them.
   process.on('SIGHUP', () => undefined);
+  // Whatever escapes goes to the agent's log, not to a stdout nobody reads; then the agent exits as crashed.
+  const fatal = (error: unknown) => {
+    log(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(exitCodes.crashed);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  // Output to a closed pipe (its supervisor gone) is no reason to die.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const lost = (reason: string): never => {
     log(`lock lost (${reason}): exiting without acting`);
     process.exit(exitCodes.lockLost);
@@ -71,7 +82,6 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
   const agent: AgentContext = {
     name,
     settings,
-    lock,
     signal: controller.signal,
     log,
     get events() {
@@ -91,7 +101,8 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
         inFlight = undefined;
       }
     },
-    sleep: (ms) => abortableSleep(ms, controller.signal),
+    sleep: (ms) => createWaker(controller.signal).wait(ms),
+    waker: () => createWaker(controller.signal),
   };
 
   await agent.audit('started', `${name} started (pid ${process.pid})`);
@@ -109,17 +120,4 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
   await agent.audit('stopped', `${name} stopped`);
   await events?.close();
   process.exit(exitCodes.stopped);
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve(!signal.aborted);
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { logPaths, writeFileAtomic } from '@kit/core';
+import { logPaths, readJsonFile, writeFileAtomic } from '@kit/core';
 
 /**
  * Two small JSON files under LOGS_DIR/run/agents:
@@ -43,7 +42,7 @@ export function stateFiles(logsDir: string) {
 }
 
 export async function readDesired(file: string): Promise<Desired> {
-  return (await readJson<Desired>(file)) ?? { agents: {} };
+  return (await readJsonFile<Desired>(file)) ?? { agents: {} };
 }
 
 /** Changes desired.json under a lock, so concurrent `mh` commands never lose each other's changes. */
@@ -66,19 +65,9 @@ export async function updateDesired(file: string, change: (desired: Desired) => 
 }
 
 export async function readSupervisorRecord(file: string): Promise<SupervisorRecord | undefined> {
-  return readJson<SupervisorRecord>(file);
+  return readJsonFile<SupervisorRecord>(file);
 }
 
 export async function writeSupervisorRecord(file: string, record: SupervisorRecord): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
-}
-
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // Written atomically, so a parse error means someone else wrote it: start from nothing rather than crash.
-    return undefined;
-  }
 }

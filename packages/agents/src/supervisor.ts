@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import readline from 'node:readline';
 import { logPaths } from '@kit/core';
-import { agentLogFile } from './agent-log.js';
+import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
 import { inspectLock, lockPaths } from './lock.js';
 import type { AgentSpec } from './registry.js';
 import { afterCrash, crashesInARow } from './restart-policy.js';
 import type { AgentContext } from './runtime.js';
+import type { Waker } from './waker.js';
 import { readDesired, stateFiles, writeSupervisorRecord, type AgentRecord, type SupervisorRecord } from './state-files.js';
 
 interface Running {
@@ -33,7 +35,7 @@ export class Supervisor {
   readonly #children = new Map<string, Running>();
   /** Replaced processes that have not exited yet (a frozen holder): stopped with the rest on shutdown. */
   readonly #retired = new Set<ChildProcess>();
-  #wake: (() => void) | undefined;
+  readonly #waker: Waker;
 
   constructor(agent: AgentContext, specs: AgentSpec[]) {
     this.#agent = agent;
@@ -41,25 +43,19 @@ export class Supervisor {
     this.#files = stateFiles(agent.settings.logsDir);
     this.#locksDir = logPaths(agent.settings.logsDir).locks;
     for (const spec of specs) this.#records.set(spec.name, { state: 'stopped', pid: null, restarts: 0, crashesInARow: 0, generation: 0, since: now() });
+    this.#waker = agent.waker();
   }
 
   async run(): Promise<void> {
     // bin/mh sends SIGHUP after changing desired.json: look now rather than at the next tick.
-    process.on('SIGHUP', () => this.#wake?.());
-    this.#agent.signal.addEventListener('abort', () => this.#wake?.(), { once: true });
+    process.on('SIGHUP', () => this.#waker.wake());
     while (!this.#agent.signal.aborted) {
       const busy = await this.#agent.unit(() => this.#reconcile());
       if (!busy) {
         this.#agent.log('no agent is wanted any more: exiting');
         return;
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, RECONCILE_EVERY_MS);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      await this.#waker.wait(RECONCILE_EVERY_MS);
     }
     await this.#stopChildren();
   }
@@ -129,13 +125,14 @@ export class Supervisor {
       this.#set(record, 'failed', null);
       return;
     }
-    // The agent's own output (a stack trace on a crash, say) goes to its log too.
-    const out = openSync(agentLogFile(this.#agent.settings.logsDir, spec.name), 'a');
     const child = spawn(process.execPath, ['--enable-source-maps', spec.script], {
       env: { ...process.env, AGENT_NAME: spec.name },
-      stdio: ['ignore', out, out],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    closeSync(out);
+    // What the agent prints (a library's warning, say) goes to its log too, a line at a time: holding the file
+    // open would leave the agent writing into a rotated-away file.
+    const log = openAgentLog(this.#agent.settings.logsDir, spec.name, child.pid);
+    for (const stream of [child.stdout, child.stderr]) readline.createInterface({ input: stream! }).on('line', log);
     const started = { child, startedAt: Date.now() };
     this.#children.set(spec.name, started);
     this.#set(record, 'starting', child.pid ?? null);
@@ -144,6 +141,9 @@ export class Supervisor {
       this.#retired.delete(child);
       if (this.#children.get(spec.name) !== started) return; // a replaced process: its exit changes nothing
       this.#children.delete(spec.name);
+      // Until #exited has read desired.json, no round may start it again (that would skip the back-off).
+      this.#set(record, 'restarting', null);
+      record.nextRestartAt = new Date(Date.now() + 60_000).toISOString();
       void this.#exited(spec, record, { code, signal }, Date.now() - started.startedAt);
     });
   }
@@ -162,7 +162,7 @@ export class Supervisor {
       this.#crashed(spec, record, exit, ranForMs);
     }
     await this.#save();
-    this.#wake?.();
+    this.#waker.wake();
   }
 
   #crashed(spec: AgentSpec, record: AgentRecord, exit: { code: number | null; signal: string | null }, ranForMs: number): void {

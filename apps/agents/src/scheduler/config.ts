@@ -20,7 +20,7 @@ export function parseDuration(text: string): number | undefined {
 
 /** Reads scheduler.json, refusing anything it could not run safely (a cleanup outside LOGS_DIR, say). */
 export async function loadJobs(file: string): Promise<Job[]> {
-  const invalid = (problem: string) => errors.agentsConfigInvalid(file, problem);
+  const invalid = (problem: string) => errors.schedulerConfigInvalid(file, problem);
   let raw: { jobs?: unknown };
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
