@@ -36,10 +36,10 @@ export interface Release {
  * folder, renamed to releases/<build id> once it succeeded, and removed if
  * it failed.
  */
-export async function buildRelease(report: Reporter, env: NodeJS.ProcessEnv = process.env): Promise<Release> {
+export async function buildRelease(report: Reporter): Promise<Release> {
   const building = path.join(releasesDir, `.building-${randomBytes(4).toString('hex')}`);
   try {
-    await runAstroBuild(building, report, env);
+    await runAstroBuild(building, report);
     const info = JSON.parse(await readFile(path.join(building, 'build.json'), 'utf8')) as { id: string; builtAt: string };
     const dir = path.join(releasesDir, info.id);
     await rename(building, dir);
@@ -49,12 +49,12 @@ export async function buildRelease(report: Reporter, env: NodeJS.ProcessEnv = pr
   }
 }
 
-async function runAstroBuild(outDir: string, report: Reporter, env: NodeJS.ProcessEnv): Promise<void> {
+async function runAstroBuild(outDir: string, report: Reporter): Promise<void> {
   const astro = path.join(path.dirname(createRequire(path.join(siteRoot, 'package.json')).resolve('astro/package.json')), 'astro.js');
   const child = spawn(process.execPath, [astro, 'build'], {
     cwd: siteRoot,
     // astro.config.ts reads SITE_OUT_DIR: each build gets a folder of its own.
-    env: { ...env, FORCE_COLOR: '0', NO_COLOR: '1', SITE_OUT_DIR: outDir },
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', SITE_OUT_DIR: outDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const recent: string[] = [];

@@ -1,8 +1,11 @@
-import { describe, errors, isKitError, type Reporter, type Settings } from '@kit/core';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { describe, errors, type Reporter, type Settings } from '@kit/core';
 import { reloadWeb, tryWorker, type WebState } from '@kit/cluster';
 import { buildRelease, type Release } from './build.js';
 import { activate, currentRelease, discardRelease, previousRelease, pruneReleases } from './releases.js';
-import { currentLink } from './site-paths.js';
+import { currentLink, releasesDir } from './site-paths.js';
 
 export interface DeployResult {
   release: Release;
@@ -20,7 +23,7 @@ export interface DeployResult {
  */
 export async function deploy(settings: Settings, options: { reload: boolean }, report: Reporter): Promise<DeployResult> {
   if (settings.siteDir !== currentLink) throw errors.siteDirOverridden(settings.siteDir);
-  return switchTo(settings, await buildTried(settings, report), options, report);
+  return withReleasesLock(async () => switchTo(settings, await buildTried(settings, report), options, report));
 }
 
 /** Builds a release and tries it; bin/start-pm2 then makes it current and starts or reloads with it. */
@@ -36,11 +39,34 @@ export async function buildTried(settings: Settings, report: Reporter): Promise<
 /** Makes the release that was current before this one current again, the same way. */
 export async function rollback(settings: Settings, options: { reload: boolean }, report: Reporter): Promise<DeployResult> {
   if (settings.siteDir !== currentLink) throw errors.siteDirOverridden(settings.siteDir);
-  const previous = await previousRelease();
-  if (!previous) throw errors.noPreviousRelease();
-  report.step(`rolling back to release ${previous.id}`);
-  await trial(settings, previous, report, false);
-  return switchTo(settings, previous, options, report);
+  return withReleasesLock(async () => {
+    const previous = await previousRelease();
+    if (!previous) throw errors.noPreviousRelease();
+    report.step(`rolling back to release ${previous.id}`);
+    await trial(settings, previous, report, false);
+    return switchTo(settings, previous, options, report);
+  });
+}
+
+/**
+ * One build or switch of releases at a time: a second deploy (or a start-pm2
+ * rebuilding) could otherwise prune the release the first is still trying.
+ */
+export async function withReleasesLock<T>(body: () => Promise<T>): Promise<T> {
+  await mkdir(releasesDir, { recursive: true });
+  const lock = path.join(releasesDir, '.deploy.lock');
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(releasesDir, { lockfilePath: lock, realpath: false, stale: 60_000, onCompromised: () => undefined });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw errors.deployRunning(lock);
+    throw error;
+  }
+  try {
+    return await body();
+  } finally {
+    await release().catch(() => undefined);
+  }
 }
 
 async function trial(settings: Settings, release: Release, report: Reporter, discardOnFailure = true): Promise<void> {
@@ -50,7 +76,7 @@ async function trial(settings: Settings, release: Release, report: Reporter, dis
     report.done(`trial worker served release ${result.build} after ${result.startMs} ms`);
   } catch (error) {
     if (discardOnFailure) await discardRelease(release);
-    throw errors.releaseNotReady(release.id, isKitError(error) ? error.message : describe(error));
+    throw errors.releaseNotReady(release.id, describe(error));
   }
 }
 
@@ -67,8 +93,10 @@ export async function switchTo(settings: Settings, release: Release, options: { 
       // PM2 keeps no old workers to fall back on: switch back and reload again.
       report.warn(`the cluster did not become healthy on ${release.id}: switching back to ${previous.id}`);
       await activate(previous);
-      await reloadWeb(settings, previous.id, report).catch(() => undefined);
-      throw errors.rolledBack(release.id, previous.id, isKitError(error) ? error.message : describe(error));
+      // Once every worker is back on the previous release, the failed one goes: a later --rollback must not pick it.
+      const back = await reloadWeb(settings, previous.id, report).then(() => true, () => false);
+      if (back) await discardRelease(release).catch(() => undefined);
+      throw errors.rolledBack(release.id, previous.id, describe(error));
     }
     if (!web) report.warn('the web cluster is not running: the release will be served by the next bin/start-pm2');
   }
