@@ -44,8 +44,9 @@ module.exports = {
       wait_ready: true,
       listen_timeout: settings.startTimeoutMs,
 
-      // On SIGINT a worker drains for at most DRAIN_TIMEOUT_MS (default 5000)
-      // and then exits by itself; PM2 sends SIGKILL only 2 s after that.
+      // On SIGINT a worker drains for at most DRAIN_TIMEOUT_MS (default 5000),
+      // closes what it holds open within what is left of it (1 s at least),
+      // and exits by itself; PM2 sends SIGKILL only 2 s after the deadline.
       kill_timeout: settings.drainTimeoutMs + 2000,
 
       // Crash handling: restart after 200 ms, then 1.5 times longer each time

@@ -4,7 +4,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { isAlive } from '@kit/core';
-import { readBuildInfo } from '@kit/web';
+import { readBuildInfo } from '@kit/core';
 import { getJson, rawRequest, request } from '../helpers/http.js';
 import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';

@@ -6,18 +6,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * `tail -F`: a file that shrank or was replaced (rotated) is read again from
  * its start, and one that does not exist yet is waited for.
  */
-export async function followFile(file: string, write: (text: string) => void, signal?: AbortSignal): Promise<void> {
-  let position = (await stat(file).catch(() => undefined))?.size ?? 0;
-  let inode = (await stat(file).catch(() => undefined))?.ino;
-  while (!signal?.aborted) {
+export async function followFile(file: string, write: (text: string) => void): Promise<never> {
+  const first = await stat(file).catch(() => undefined);
+  let position = first?.size ?? 0;
+  let inode = first?.ino;
+  for (;;) {
     const info = await stat(file).catch(() => undefined);
     if (info) {
       if (info.ino !== inode || info.size < position) {
         inode = info.ino;
         position = 0;
       }
-      if (info.size > position) {
-        const handle = await open(file, 'r');
+      // Rotation may rename the file between stat and open: look again next time.
+      const handle = info.size > position ? await open(file, 'r').catch(() => undefined) : undefined;
+      if (handle) {
         try {
           const buffer = Buffer.alloc(info.size - position);
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);

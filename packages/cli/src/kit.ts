@@ -1,8 +1,7 @@
 import { startAgents, stopAgents, type StartResult, type StopResult } from '@kit/agents';
 import { saveProcessList, startWeb, stopWeb, type Pm2Process, type WebState } from '@kit/cluster';
-import { readSettings, type Reporter, type Settings } from '@kit/core';
+import { readBuildInfo, readSettings, type Reporter, type Settings } from '@kit/core';
 import { audit, openEventLog, type AuditEntry } from '@kit/events';
-import { readBuildInfo } from '@kit/web';
 import { checkDependencies, checkNode, ensureSiteBuild } from './preflight.js';
 
 export interface StartOptions {
@@ -24,7 +23,8 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   checkNode();
   const settings = readSettings();
   checkDependencies();
-  await ensureSiteBuild(settings, report);
+  // A build made now was tried already: the reload need not try it again.
+  const built = await ensureSiteBuild(settings, report);
   const build = (await readBuildInfo(settings.siteDir)).id;
   // Agents start before the web cluster so that pages showing them find them running.
   let agents: StartResult[] = [];
@@ -32,18 +32,9 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
     report.step('starting the agents (bin/mh start)');
     agents = await startAgents(settings, [], {}, report);
   }
+  let web: WebState;
   try {
-    const web = await startWeb(settings, build, report);
-    // What boots (bin/startup) is what runs now.
-    await saveProcessList();
-    await announce(settings, report, {
-      source: 'start-pm2',
-      kind: web.action,
-      message: `web ${web.action}: ${web.workers.length} worker(s) serving build ${build}`,
-      build,
-      workers: web.workers.map((worker) => worker.pid),
-    });
-    return { settings, web, agents };
+    web = await startWeb(settings, build, report, { tried: built });
   } catch (error) {
     // Leave nothing half-started: the agents this run started go again; ones that already ran stay.
     const startedNow = agents.filter((agent) => !agent.already).map((agent) => agent.name);
@@ -53,6 +44,16 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
     }
     throw error;
   }
+  // What boots (bin/startup) is what runs now.
+  await saveProcessList();
+  await announce(settings, report, {
+    source: 'start-pm2',
+    kind: web.action,
+    message: `web ${web.action}: ${web.workers.length} worker(s) serving build ${build}`,
+    build,
+    workers: web.workers.map((worker) => worker.pid),
+  });
+  return { settings, web, agents };
 }
 
 export interface KitStopped {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { errors, kitRoot, type Reporter, type Settings } from '@kit/core';
-import { buildState, buildTried, currentLink, siteRoot, switchTo } from '@kit/deploy';
+import { buildState, buildTried, currentLink, siteRoot, switchTo, withReleasesLock } from '@kit/deploy';
 
 const NODE_NEEDED = [20, 10, 0] as const;
 
@@ -36,16 +36,22 @@ export function checkDependencies(): void {
 /**
  * Makes sure the current release is there and newer than the site's
  * sources; otherwise builds a new release, tries it, and makes it current
- * (running workers keep theirs until the reload that follows). A SITE_DIR
- * outside apps/site/dist is someone else's build: checked, never rebuilt.
+ * (running workers keep theirs until the reload that follows); true when it
+ * did. A SITE_DIR outside apps/site/dist is someone else's build: checked,
+ * never rebuilt.
  */
-export async function ensureSiteBuild(settings: Settings, report: Reporter): Promise<void> {
+export async function ensureSiteBuild(settings: Settings, report: Reporter): Promise<boolean> {
   if (settings.siteDir !== currentLink) {
     if (!existsSync(path.join(settings.siteDir, 'server', 'entry.mjs'))) throw errors.buildMissing(settings.siteDir);
-    return report.done(`using the site build in ${settings.siteDir}`);
+    report.done(`using the site build in ${settings.siteDir}`);
+    return false;
   }
   const state = await buildState(settings.siteDir);
-  if (state === 'fresh') return report.done('site build is up to date');
+  if (state === 'fresh') {
+    report.done('site build is up to date');
+    return false;
+  }
   report.warn(state === 'missing' ? 'no build of the site yet' : 'the site\'s sources changed since the last build');
-  await switchTo(settings, await buildTried(settings, report), { reload: false }, report);
+  await withReleasesLock(async () => switchTo(settings, await buildTried(settings, report), { reload: false }, report));
+  return true;
 }

@@ -27,6 +27,8 @@ export function fetchHealth(host: string, port: number, timeoutMs = 3000): Promi
           reject(new Error('/healthz answered something other than JSON'));
         }
       });
+      // A connection cut mid-body ends neither with 'end' nor 'error' on the request.
+      res.on('close', () => reject(new Error('/healthz: the connection closed before the answer was complete')));
     });
     req.on('timeout', () => req.destroy(new Error(`/healthz did not answer within ${timeoutMs} ms`)));
     req.on('error', reject);

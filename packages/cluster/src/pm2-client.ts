@@ -17,7 +17,6 @@ export interface Pm2Process {
   /** online, launching, stopping, stopped, errored, waiting restart, one-launch-status. */
   status: string;
   restarts: number;
-  unstableRestarts: number;
   /** When the current process started (ms since epoch). */
   startedAt: number;
   memoryBytes: number;
@@ -151,7 +150,6 @@ function toProcess(description: import('pm2').ProcessDescription): Pm2Process {
     pid: Number(description.pid ?? 0),
     status: String(env.status ?? 'unknown'),
     restarts: Number(env.restart_time ?? 0),
-    unstableRestarts: Number(env.unstable_restarts ?? 0),
     startedAt: Number(env.pm_uptime ?? 0),
     memoryBytes: Number(description.monit?.memory ?? 0),
     cpuPercent: Number(description.monit?.cpu ?? 0),

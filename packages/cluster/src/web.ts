@@ -1,8 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { appLogFiles, errors, kitRoot, type Reporter, type Settings } from '@kit/core';
-import { probeHost } from './health.js';
+import { appLogFiles, errors, kitRoot, localUrl, type Reporter, type Settings } from '@kit/core';
 import { Pm2Client, runningDaemon, type Pm2Process } from './pm2-client.js';
 import { checkPort } from './port.js';
 import { tryWorker } from './trial-worker.js';
@@ -30,18 +29,21 @@ export function expectedInstances(settings: Settings): number {
 /**
  * Starts the web cluster, or reloads it worker by worker when it already
  * runs, and returns once every worker serves `build`. Idempotent: a second
- * call reloads and never adds workers. A fresh start that fails is deleted
- * from PM2 again, so nothing half-started is left behind.
+ * call reloads and never adds workers. Before a reload the build is tried
+ * in a trial worker, unless the caller just did (`tried`). A fresh start
+ * that fails is deleted from PM2 again, so nothing half-started is left.
  */
-export async function startWeb(settings: Settings, build: string, report: Reporter): Promise<WebState> {
+export async function startWeb(settings: Settings, build: string, report: Reporter, options: { tried?: boolean } = {}): Promise<WebState> {
   const instances = expectedInstances(settings);
   const client = await Pm2Client.connect();
   try {
     const ours = await ownWorkers(client, settings);
     if (ours.length > 0) {
-      report.step('trying the build in a trial worker before touching the running ones');
-      const trial = await tryWorker(settings);
-      report.done(`trial worker served build ${trial.build} after ${trial.startMs} ms`);
+      if (!options.tried) {
+        report.step('trying the build in a trial worker before touching the running ones');
+        const trial = await tryWorker(settings);
+        report.done(`trial worker served build ${trial.build} after ${trial.startMs} ms`);
+      }
       return await reload(client, ours, settings, build, report);
     }
     await ensurePortFree(settings);
@@ -51,7 +53,7 @@ export async function startWeb(settings: Settings, build: string, report: Report
       return { action: 'started', url: webUrl(settings), build, workers: await waitForWorkers(waitOptions(client, settings, build, report)) };
     } catch (error) {
       report.warn(`removing ${settings.webAppName} from PM2 again`);
-      await removeWorkers(client, settings);
+      await removeWorkers(client, settings).catch((cleanup: Error) => report.warn(`could not remove it: ${cleanup.message}`));
       throw error;
     }
   } finally {
@@ -117,7 +119,7 @@ function waitOptions(client: Pm2Client, settings: Settings, build: string, repor
 }
 
 function webUrl(settings: Settings): string {
-  return `http://${probeHost(settings.host)}:${settings.port}`;
+  return localUrl(settings.host, settings.port);
 }
 
 /**

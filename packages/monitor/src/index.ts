@@ -1,4 +1,4 @@
 export { CrashWindow, watches, type CrashPolicy } from './crash-window.js';
 export { opsTopic, Pm2Monitor } from './pm2-monitor.js';
-export { emptyApp, monitorFiles, readMonitorState, readResets, requestReset, workerSnapshot, type AppRecord, type MonitorState, type WorkerSnapshot } from './state.js';
+export { readMonitorState, requestReset, type AppRecord, type MonitorState, type WorkerSnapshot } from './state.js';
 export { kitStatus, type KitStatus, type WorkerStatus } from './status.js';

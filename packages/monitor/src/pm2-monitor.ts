@@ -13,8 +13,9 @@ const KEEP = 20;
  * error lines per app, reports them on the `audit` topic, and when an app
  * exits abnormally MONITOR_CRASH_LIMIT times within MONITOR_CRASH_WINDOW_MS
  * it stops that app (PM2 would keep restarting it) and marks its circuit
- * open, until an operator resets it (`bin/status --reset APP`). It never
- * starts a PM2 daemon: it waits for one, and follows the next one too.
+ * open, until an operator resets it (`bin/status --reset APP`). It connects
+ * only to a daemon it saw running (it waits for one otherwise), and follows
+ * the next one too.
  */
 export class Pm2Monitor {
   readonly #agent: AgentContext;
@@ -82,7 +83,7 @@ export class Pm2Monitor {
     const app = this.#app(name);
     const now = Date.now();
     app.restarts += 1;
-    app.exits = [...app.exits, { at: new Date(now).toISOString(), code: packet.process.exit_code ?? null, signal: null }].slice(-KEEP);
+    app.exits = [...app.exits, { at: new Date(now).toISOString(), code: packet.process.exit_code ?? null }].slice(-KEEP);
     const loop = watches(this.#agent.settings.monitorApps, name) && app.circuit.state === 'closed' && this.#window.record(name, now);
     await this.#agent.audit('exit', `${name} (pm_id ${pmId}) exited with code ${packet.process.exit_code ?? '?'}: PM2 restarts it`, {
       app: name,

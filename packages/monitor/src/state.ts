@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pm2Process } from '@kit/cluster';
-import { logPaths, writeFileAtomic } from '@kit/core';
+import { logPaths, readJsonFile, writeFileAtomic } from '@kit/core';
 
 /**
  * The monitor's view, in LOGS_DIR/run/monitor.json (written by the pm2-monitor
@@ -11,7 +10,7 @@ import { logPaths, writeFileAtomic } from '@kit/core';
  */
 export interface AppRecord {
   restarts: number;
-  exits: { at: string; code: number | null; signal: string | null }[];
+  exits: { at: string; code: number | null }[];
   exceptions: { at: string; message: string }[];
   errors: { at: string; line: string }[];
   circuit: { state: 'closed' } | { state: 'open'; openedAt: string; reason: string };
@@ -42,7 +41,7 @@ export function emptyApp(): AppRecord {
 }
 
 export async function readMonitorState(logsDir: string): Promise<MonitorState | undefined> {
-  return readJson<MonitorState>(monitorFiles(logsDir).state);
+  return readJsonFile<MonitorState>(monitorFiles(logsDir).state);
 }
 
 export async function writeMonitorState(logsDir: string, state: MonitorState): Promise<void> {
@@ -51,19 +50,11 @@ export async function writeMonitorState(logsDir: string, state: MonitorState): P
 
 /** App → when an operator last reset its circuit. */
 export async function readResets(logsDir: string): Promise<Record<string, string>> {
-  return (await readJson<Record<string, string>>(monitorFiles(logsDir).resets)) ?? {};
+  return (await readJsonFile<Record<string, string>>(monitorFiles(logsDir).resets)) ?? {};
 }
 
 export async function requestReset(logsDir: string, app: string): Promise<void> {
   const resets = await readResets(logsDir);
   resets[app] = new Date().toISOString();
   await writeFileAtomic(monitorFiles(logsDir).resets, `${JSON.stringify(resets, null, 2)}\n`);
-}
-
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
 }

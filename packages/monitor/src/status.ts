@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { agentsStatus, wantedAgents, type AgentsStatus } from '@kit/agents';
-import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, probeHost, runningDaemon } from '@kit/cluster';
-import { kitRoot, pollUntil, pm2Home, type Settings } from '@kit/core';
-import { readBuildInfo } from '@kit/web';
+import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, runningDaemon } from '@kit/cluster';
+import { kitRoot, localUrl, pm2Home, pollUntil, readBuildInfo, type Settings } from '@kit/core';
 import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
 
 export interface WorkerStatus extends WorkerSnapshot {
@@ -66,7 +65,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     problems,
     versions: versions(),
     pm2: { home: pm2Home(), daemonPid },
-    web: { app: settings.webAppName, url: `http://${probeHost(settings.host)}:${settings.port}`, port: settings.port, expected, build, workers },
+    web: { app: settings.webAppName, url: localUrl(settings.host, settings.port), port: settings.port, expected, build, workers },
     agents,
     circuits,
   };

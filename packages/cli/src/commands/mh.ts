@@ -58,9 +58,9 @@ async function stop(args: string[]): Promise<number> {
     { all: { type: 'boolean', default: false }, timeout: { type: 'string', default: '10' }, force: { type: 'boolean', default: false } },
     true,
   );
-  if (values.all === positionals.length > 0) throw errors.usage('mh stop: name the agents to stop, or use --all (not both).');
+  if (values.all === (positionals.length > 0)) throw errors.usage('mh stop: name the agents to stop, or use --all (not both).');
   const seconds = Number(values.timeout);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw errors.usage(`mh stop: --timeout ${values.timeout} is not a number of seconds from 1 to 3600.`);
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) throw errors.usage(`mh stop: --timeout ${values.timeout} is not a number of seconds from 1 to 3600.`);
   const settings = readSettings();
   await stopAgents(settings, values.all ? 'all' : positionals, { timeoutMs: seconds * 1000, force: values.force }, terminalReporter());
   return 0;

@@ -50,6 +50,8 @@ async function reset(settings: Settings, app: string): Promise<number> {
       client.disconnect();
     }
     console.log(`✓ reset ${app} and started it again (the pm2-monitor is not running)`);
+  } else {
+    console.log(`✓ reset ${app}; no PM2 daemon runs, so it starts with the next bin/start-pm2 (or pm2 start)`);
   }
   return 0;
 }
