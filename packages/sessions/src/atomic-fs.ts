@@ -1,4 +1,4 @@
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { access, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '@kit/core';
 import type { Driver } from 'unstorage';
@@ -19,7 +19,7 @@ export function atomicFsDriver(base: string): Driver {
   return {
     name: 'kit-atomic-fs',
     async hasItem(key) {
-      return (await readFile(file(key)).then(() => true, () => false));
+      return access(file(key)).then(() => true, () => false);
     },
     async getItem(key) {
       try {
