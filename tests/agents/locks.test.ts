@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from '@kit/core';
 import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
-import { exec } from '../helpers/kit.js';
+import { exec, repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The lock semantics of the agents, each with real processes and signals.
@@ -54,7 +54,10 @@ test('after a SIGKILL the next start takes over at once: the recorded pid is dea
 });
 
 test('a frozen holder loses its lock after the stale window; resumed, it exits without acting', { timeout: 120_000 }, async () => {
-  const k = await kit({ LOCK_STALE_MS: '4000' });
+  // Agents take longer to start than a supervisor round, as on a loaded machine: the replacement is still starting
+  // while the stale lock is the frozen holder's, and must not be taken for frozen itself.
+  const slowStart = JSON.stringify(path.join(repoRoot, 'tests', 'fixtures', 'slow-agent-start.cjs'));
+  const k = await kit({ LOCK_STALE_MS: '4000', NODE_OPTIONS: `--require ${slowStart}`, SLOW_AGENT_START_MS: '1500' });
   assert.equal((await k.run('mh', ['start', 'scheduler-service'])).code, 0);
   const frozen = (await agentState(k, 'scheduler-service')).pid!;
   await waitFor('a heartbeat of the first holder', () => readAgentLog(k, 'scheduler-service').some((l) => l.pid === frozen && l.text.startsWith('job heartbeat')));

@@ -4,7 +4,7 @@ import readline from 'node:readline';
 import { logPaths } from '@kit/core';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
-import { inspectLock, lockPaths } from './lock.js';
+import { inspectLock, lockPaths, type LockState } from './lock.js';
 import type { AgentSpec } from './registry.js';
 import { afterCrash, crashesInARow } from './restart-policy.js';
 import type { AgentContext } from './runtime.js';
@@ -105,17 +105,27 @@ export class Supervisor {
       if (record.state !== 'starting') this.#agent.log(`${spec.name}: lock held by an unknown process; waiting for it to go stale`);
       return this.#set(record, 'starting', null);
     }
-    if (running && lock.kind !== 'stale') return; // still starting up
+    if (running && !this.#frozen(running, lock)) return; // still starting up
     if (!running && record.state === 'running' && lock.kind === 'abandoned') {
       // An adopted agent died: a crash like any other.
       return this.#crashed(spec, record, { code: null, signal: null }, Date.now() - Date.parse(record.since));
     }
-    if (running && lock.kind === 'stale') {
+    if (running) {
       this.#agent.log(`${spec.name}: pid ${running.child.pid} stopped refreshing its lock (frozen?): starting a replacement`);
       this.#retired.add(running.child);
       this.#children.delete(spec.name);
     }
     this.#start(spec, record);
+  }
+
+  /**
+   * Whether our process froze: its own lock went stale, or it has had a whole
+   * stale window to take over a frozen predecessor's and has not. Right after
+   * a replacement starts, the stale lock is still the predecessor's.
+   */
+  #frozen(running: Running, lock: LockState): boolean {
+    if (lock.kind !== 'stale') return false;
+    return lock.owner?.pid === running.child.pid || Date.now() - running.startedAt > this.#agent.settings.lockStaleMs;
   }
 
   #start(spec: AgentSpec, record: AgentRecord): void {
