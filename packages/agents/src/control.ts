@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { errors, logPaths, pollUntil, tailLines, type Reporter, type Settings } from '@kit/core';
+import { errors, pollUntil, tailLines, type Reporter, type Settings } from '@kit/core';
 import { agentLogFile } from './agent-log.js';
 import { inspectLock, isSameProcess, lockPaths, removeAbandonedLock, type LockOwner, type LockState } from './lock.js';
 import { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';
@@ -44,7 +44,7 @@ async function statusOf(
   record: AgentRecord | undefined,
   supervised: boolean,
 ): Promise<AgentStatus> {
-  const paths = lockPaths(logPaths(settings.logsDir).locks, spec.name);
+  const paths = lockPaths(settings.logsDir, spec.name);
   const lock = await inspectLock(paths, settings.lockStaleMs);
   const base = {
     name: spec.name,
@@ -101,9 +101,8 @@ export async function wantedAgents(settings: Settings): Promise<string[]> {
 export async function startAgents(settings: Settings, names: string[], options: { restart?: boolean }, report: Reporter): Promise<StartResult[]> {
   const specs = pickAgents(await loadAgents(settings.agentsConfig), names);
   if (options.restart) await stopAgents(settings, specs.map((spec) => spec.name), { timeoutMs: 10_000, force: false }, report);
-  const locksDir = logPaths(settings.logsDir).locks;
   const before = new Map<string, LockState>();
-  for (const spec of specs) before.set(spec.name, await inspectLock(lockPaths(locksDir, spec.name), settings.lockStaleMs));
+  for (const spec of specs) before.set(spec.name, await lockStateOf(settings, spec.name));
 
   const files = stateFiles(settings.logsDir);
   const desired = await updateDesired(files.desired, (wanted) => {
@@ -117,11 +116,10 @@ export async function startAgents(settings: Settings, names: string[], options: 
   const results: StartResult[] = [];
   const timeoutMs = Math.max(30_000, settings.lockStaleMs + 15_000);
   for (const spec of specs) {
-    const paths = lockPaths(locksDir, spec.name);
     const generation = desired.agents[spec.name]?.generation ?? 0;
     const { value: outcome } = await pollUntil(
       async (): Promise<{ owner: LockOwner } | { failed: AgentRecord } | undefined> => {
-        const state = await inspectLock(paths, settings.lockStaleMs);
+        const state = await lockStateOf(settings, spec.name);
         if (state.kind === 'held') return { owner: state.owner };
         // A supervisor that had nothing left to run may have been on its way out when we poked it.
         await ensureSupervisor(settings, report, false);
@@ -190,7 +188,7 @@ export async function stopAgents(
     return [...(await agents()), supervisor];
   }
   // Seen before the agents go: with nothing left to run, the supervisor may be gone by the time it is its turn.
-  const supervisorBefore = await inspectLock(lockPaths(logPaths(settings.logsDir).locks, supervisorName), settings.lockStaleMs);
+  const supervisorBefore = await lockStateOf(settings, supervisorName);
   const results = await agents();
   return [...results, await stopAndReport(settings, supervisorName, options, report, supervisorBefore)];
 }
@@ -203,7 +201,7 @@ async function stopAndReport(
   report: Reporter,
   seen?: LockState,
 ): Promise<StopResult> {
-  const before = seen ?? (await inspectLock(lockPaths(logPaths(settings.logsDir).locks, name), settings.lockStaleMs));
+  const before = seen ?? (await lockStateOf(settings, name));
   let result = await stopOne(settings, name, options, report);
   if (result.outcome === 'not-running' && !result.note && before.kind === 'held' && before.owner.host === os.hostname()) {
     // It was running a moment ago: its supervisor stopped it, or it exited by itself.
@@ -217,7 +215,7 @@ async function stopAndReport(
 }
 
 async function stopOne(settings: Settings, name: string, options: { timeoutMs: number; force: boolean }, report: Reporter): Promise<StopResult> {
-  const paths = lockPaths(logPaths(settings.logsDir).locks, name);
+  const paths = lockPaths(settings.logsDir, name);
   const state = await inspectLock(paths, settings.lockStaleMs);
   if (state.kind === 'free') return { name, outcome: 'not-running' };
   if (state.kind === 'abandoned' || (state.kind === 'stale' && state.owner && !isSameProcess(state.owner))) {
@@ -268,14 +266,13 @@ async function gone(owner: LockOwner, timeoutMs: number): Promise<boolean> {
  * running one to look now, unless `poke` is false.
  */
 async function ensureSupervisor(settings: Settings, report: Reporter, poke = true): Promise<void> {
-  const paths = lockPaths(logPaths(settings.logsDir).locks, supervisorName);
-  const state = await inspectLock(paths, settings.lockStaleMs);
+  const state = await lockStateOf(settings, supervisorName);
   if (state.kind === 'held') return void (poke && (await pokeSupervisor(settings)));
   const logFile = agentLogFile(settings.logsDir, supervisorName);
   const child = spawn(process.execPath, ['--enable-source-maps', supervisorScript], { detached: true, stdio: 'ignore', env: process.env });
   child.unref();
   const { value } = await pollUntil(async () => {
-    const now = await inspectLock(paths, settings.lockStaleMs);
+    const now = await lockStateOf(settings, supervisorName);
     return now.kind === 'held' ? now.owner : undefined;
   }, { timeoutMs: 15_000, intervalMs: 50 });
   if (!value) throw errors.agentFailed(supervisorName, 'the supervisor did not start', await tailLines(logFile, 10));
@@ -284,6 +281,11 @@ async function ensureSupervisor(settings: Settings, report: Reporter, poke = tru
 
 /** Asks the supervisor to look at desired.json now (SIGHUP), if it runs. */
 async function pokeSupervisor(settings: Settings): Promise<void> {
-  const state = await inspectLock(lockPaths(logPaths(settings.logsDir).locks, supervisorName), settings.lockStaleMs);
+  const state = await lockStateOf(settings, supervisorName);
   if (state.kind === 'held' && state.owner.host === os.hostname()) signal(state.owner, 'SIGHUP');
+}
+
+/** The state of an agent's lock (or the supervisor's) right now. */
+function lockStateOf(settings: Settings, name: string): Promise<LockState> {
+  return inspectLock(lockPaths(settings.logsDir, name), settings.lockStaleMs);
 }

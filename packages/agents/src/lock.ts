@@ -4,7 +4,7 @@ import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { errors, isAlive, startTicks, writeFileAtomic } from '@kit/core';
+import { errors, isAlive, logPaths, startTicks, writeFileAtomic } from '@kit/core';
 
 /**
  * One agent's lock, on proper-lockfile: a directory created with mkdir (atomic)
@@ -34,7 +34,9 @@ export interface LockPaths {
   guard: string;
 }
 
-export function lockPaths(locksDir: string, name: string): LockPaths {
+/** The lock of the agent `name`, under LOGS_DIR/run/locks. */
+export function lockPaths(logsDir: string, name: string): LockPaths {
+  const locksDir = logPaths(logsDir).locks;
   return {
     dir: path.join(locksDir, `${name}.lock`),
     owner: path.join(locksDir, `${name}.owner.json`),

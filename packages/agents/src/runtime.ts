@@ -1,4 +1,4 @@
-import { logPaths, readSettings, type Settings } from '@kit/core';
+import { describe, readSettings, stackOf, type Settings } from '@kit/core';
 import { audit, openEventLog, type EventLog } from '@kit/events';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
@@ -36,12 +36,12 @@ export interface AgentContext {
 export async function runAgent(name: string, body: (agent: AgentContext) => Promise<void>): Promise<never> {
   const settings = readSettings();
   const log = openAgentLog(settings.logsDir, name);
-  const paths = lockPaths(logPaths(settings.logsDir).locks, name);
+  const paths = lockPaths(settings.logsDir, name);
   // Agents run detached from any terminal: a SIGHUP (the supervisor's "look now") must not end them.
   process.on('SIGHUP', () => undefined);
   // Whatever escapes goes to the agent's log, not to a stdout nobody reads; then the agent exits as crashed.
   const fatal = (error: unknown) => {
-    log(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(`crashed: ${stackOf(error)}`);
     process.exit(exitCodes.crashed);
   };
   process.on('uncaughtException', fatal);
@@ -110,8 +110,8 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
     await body(agent);
     await inFlight;
   } catch (error) {
-    log(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    await agent.audit('crashed', `${name} crashed: ${(error as Error).message ?? String(error)}`);
+    log(`crashed: ${stackOf(error)}`);
+    await agent.audit('crashed', `${name} crashed: ${describe(error)}`);
     await lock.release();
     process.exit(exitCodes.crashed);
   }

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import readline from 'node:readline';
-import { logPaths } from '@kit/core';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
 import { inspectLock, lockPaths, type LockState } from './lock.js';
@@ -29,7 +28,6 @@ export class Supervisor {
   readonly #agent: AgentContext;
   readonly #specs: AgentSpec[];
   readonly #files: ReturnType<typeof stateFiles>;
-  readonly #locksDir: string;
   readonly #records = new Map<string, AgentRecord>();
   /** The current process of each agent. */
   readonly #children = new Map<string, Running>();
@@ -41,7 +39,6 @@ export class Supervisor {
     this.#agent = agent;
     this.#specs = specs;
     this.#files = stateFiles(agent.settings.logsDir);
-    this.#locksDir = logPaths(agent.settings.logsDir).locks;
     for (const spec of specs) this.#records.set(spec.name, { state: 'stopped', pid: null, restarts: 0, crashesInARow: 0, generation: 0, since: now() });
     this.#waker = agent.waker();
   }
@@ -88,7 +85,7 @@ export class Supervisor {
     if (record.state === 'failed') return;
     if (record.state === 'restarting' && record.nextRestartAt && Date.parse(record.nextRestartAt) > Date.now()) return;
 
-    const lock = await inspectLock(lockPaths(this.#locksDir, spec.name), this.#agent.settings.lockStaleMs);
+    const lock = await inspectLock(lockPaths(this.#agent.settings.logsDir, spec.name), this.#agent.settings.lockStaleMs);
     const running = this.#children.get(spec.name);
     if (lock.kind === 'held') {
       // Ours once it took its lock, or another process's (started by hand, or by an earlier supervisor): adopted.
@@ -96,7 +93,7 @@ export class Supervisor {
       return;
     }
     if (lock.kind === 'unusable') {
-      record.reason = `its lock ${lockPaths(this.#locksDir, spec.name).dir} cannot be used: ${lock.reason}`;
+      record.reason = `its lock ${lockPaths(this.#agent.settings.logsDir, spec.name).dir} cannot be used: ${lock.reason}`;
       this.#agent.log(`${spec.name}: ${record.reason}: left stopped as failed`);
       return this.#set(record, 'failed', null);
     }

@@ -1,6 +1,6 @@
 import { stopAgents, startAgents, wantedAgents } from '@kit/agents';
-import { appLogFiles, readBuildInfo, type Reporter, type Settings } from '@kit/core';
-import { expectedInstances, kitWorkers, Pm2Client, waitForWorkers, type Pm2Process } from '@kit/cluster';
+import { readBuildInfo, type Reporter, type Settings } from '@kit/core';
+import { kitWorkers, Pm2Client, waitForKitWorkers, type Pm2Process } from '@kit/cluster';
 
 export interface Booted {
   web: Pm2Process[];
@@ -13,9 +13,8 @@ export interface Booted {
  * wants, and it waits until both are healthy. What was stopped before the
  * reboot stays stopped: stop-pm2 saved an empty list and unwanted the agents.
  */
-export async function boot(settings: Settings, report: Reporter): Promise<Booted> {
-  const client = await Pm2Client.connect();
-  try {
+export function boot(settings: Settings, report: Reporter): Promise<Booted> {
+  return Pm2Client.using(async (client) => {
     report.step('starting PM2 with the saved apps (pm2 resurrect)');
     const restored = await client.resurrect();
     if (!restored) report.warn('no saved PM2 process list: no app to restore');
@@ -29,22 +28,10 @@ export async function boot(settings: Settings, report: Reporter): Promise<Booted
     let web: Pm2Process[] = [];
     if (kitWorkers(await client.list(), settings).length > 0) {
       report.step('waiting for the web workers');
-      web = await waitForWorkers({
-        client,
-        app: settings.webAppName,
-        instances: expectedInstances(settings),
-        host: settings.host,
-        port: settings.port,
-        build: (await readBuildInfo(settings.siteDir)).id,
-        timeoutMs: settings.startTimeoutMs * 2,
-        errorLog: appLogFiles(settings.logsDir, settings.webAppName).error,
-        report,
-      });
+      web = await waitForKitWorkers(client, settings, (await readBuildInfo(settings.siteDir)).id, report);
     }
     return { web, agents };
-  } finally {
-    client.disconnect();
-  }
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { reachableHost } from '@kit/core';
 
 /** The body of GET /healthz (packages/web/src/routes/healthz.ts). */
 export interface HealthReport {
@@ -15,7 +16,7 @@ export interface HealthReport {
  */
 export function fetchHealth(host: string, port: number, timeoutMs = 3000): Promise<HealthReport> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: probeHost(host), port, path: '/healthz', agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host: reachableHost(host), port, path: '/healthz', agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -33,11 +34,4 @@ export function fetchHealth(host: string, port: number, timeoutMs = 3000): Promi
     req.on('timeout', () => req.destroy(new Error(`/healthz did not answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
-}
-
-/** A wildcard bind address is reached through loopback. */
-export function probeHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '::1';
-  return host;
 }

@@ -53,6 +53,21 @@ export class Pm2Client {
     return new Pm2Client(home);
   }
 
+  /** Runs `use` on a connection (starting the daemon when none runs), then disconnects. */
+  static async using<T>(use: (client: Pm2Client) => Promise<T>): Promise<T> {
+    const client = await Pm2Client.connect();
+    try {
+      return await use(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** Like using(), but only when this PM2_HOME's daemon runs: starts none, and gives undefined without one. */
+  static async ifRunning<T>(use: (client: Pm2Client) => Promise<T>): Promise<T | undefined> {
+    return runningDaemon().pid === undefined ? undefined : Pm2Client.using(use);
+  }
+
   disconnect(): void {
     pm2.disconnect();
   }
@@ -157,3 +172,4 @@ function toProcess(description: import('pm2').ProcessDescription): Pm2Process {
     env: (env.env as Record<string, unknown> | undefined) ?? {},
   };
 }
+

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appLogFiles, errors, kitRoot, localUrl, type Reporter, type Settings } from '@kit/core';
-import { Pm2Client, runningDaemon, type Pm2Process } from './pm2-client.js';
+import { Pm2Client, type Pm2Process } from './pm2-client.js';
 import { checkPort } from './port.js';
 import { tryWorker } from './trial-worker.js';
 import { waitForWorkers } from './wait-healthy.js';
@@ -33,10 +33,8 @@ export function expectedInstances(settings: Settings): number {
  * in a trial worker, unless the caller just did (`tried`). A fresh start
  * that fails is deleted from PM2 again, so nothing half-started is left.
  */
-export async function startWeb(settings: Settings, build: string, report: Reporter, options: { tried?: boolean } = {}): Promise<WebState> {
-  const instances = expectedInstances(settings);
-  const client = await Pm2Client.connect();
-  try {
+export function startWeb(settings: Settings, build: string, report: Reporter, options: { tried?: boolean } = {}): Promise<WebState> {
+  return Pm2Client.using(async (client) => {
     const ours = await ownWorkers(client, settings);
     if (ours.length > 0) {
       if (!options.tried) {
@@ -44,21 +42,19 @@ export async function startWeb(settings: Settings, build: string, report: Report
         const trial = await tryWorker(settings);
         report.done(`trial worker served build ${trial.build} after ${trial.startMs} ms`);
       }
-      return await reload(client, ours, settings, build, report);
+      return reload(client, ours, settings, build, report);
     }
     await ensurePortFree(settings);
-    report.step(`starting ${instances} web worker(s) in PM2 cluster mode`);
+    report.step(`starting ${expectedInstances(settings)} web worker(s) in PM2 cluster mode`);
     await client.startFromFile(ecosystemFile, settings.webAppName);
     try {
-      return { action: 'started', url: webUrl(settings), build, workers: await waitForWorkers(waitOptions(client, settings, build, report)) };
+      return { action: 'started', url: webUrl(settings), build, workers: await waitForKitWorkers(client, settings, build, report) };
     } catch (error) {
       report.warn(`removing ${settings.webAppName} from PM2 again`);
       await removeWorkers(client, settings).catch((cleanup: Error) => report.warn(`could not remove it: ${cleanup.message}`));
       throw error;
     }
-  } finally {
-    client.disconnect();
-  }
+  });
 }
 
 /**
@@ -66,15 +62,11 @@ export async function startWeb(settings: Settings, build: string, report: Report
  * worker serves `build`; undefined when the kit's web cluster is not
  * running (nothing to reload). Starts no daemon.
  */
-export async function reloadWeb(settings: Settings, build: string, report: Reporter): Promise<WebState | undefined> {
-  if (runningDaemon().pid === undefined) return undefined;
-  const client = await Pm2Client.connect();
-  try {
+export function reloadWeb(settings: Settings, build: string, report: Reporter): Promise<WebState | undefined> {
+  return Pm2Client.ifRunning(async (client) => {
     const ours = await ownWorkers(client, settings);
-    return ours.length === 0 ? undefined : await reload(client, ours, settings, build, report);
-  } finally {
-    client.disconnect();
-  }
+    return ours.length === 0 ? undefined : reload(client, ours, settings, build, report);
+  });
 }
 
 /** The kit's workers in this daemon; an app of the same name from elsewhere is an error, not ours to touch. */
@@ -101,21 +93,27 @@ async function reload(client: Pm2Client, ours: Pm2Process[], settings: Settings,
     await client.scale(settings.webAppName, instances);
   }
   const replacing = new Set(ours.map((proc) => proc.pid));
-  return { action: 'reloaded', url: webUrl(settings), build, workers: await waitForWorkers({ ...waitOptions(client, settings, build, report), replacing }) };
+  return { action: 'reloaded', url: webUrl(settings), build, workers: await waitForKitWorkers(client, settings, build, report, replacing) };
 }
 
-function waitOptions(client: Pm2Client, settings: Settings, build: string, report: Reporter) {
-  return {
+/**
+ * Waits until every one of the kit's workers is online and serves `build`
+ * (those in `replacing` do not count), within twice the start budget: a
+ * reload starts the workers one after another.
+ */
+export function waitForKitWorkers(client: Pm2Client, settings: Settings, build: string, report: Reporter, replacing?: ReadonlySet<number>): Promise<Pm2Process[]> {
+  return waitForWorkers({
     client,
     app: settings.webAppName,
     instances: expectedInstances(settings),
     host: settings.host,
     port: settings.port,
     build,
+    replacing,
     timeoutMs: settings.startTimeoutMs * 2,
     errorLog: appLogFiles(settings.logsDir, settings.webAppName).error,
     report,
-  };
+  });
 }
 
 function webUrl(settings: Settings): string {
@@ -128,36 +126,17 @@ function webUrl(settings: Settings): string {
  * list and would leave a stale dump to resurrect). Starts no daemon.
  */
 export async function saveProcessList(): Promise<boolean> {
-  if (runningDaemon().pid === undefined) return false;
-  const client = await Pm2Client.connect();
-  try {
-    await client.save();
-    return true;
-  } finally {
-    client.disconnect();
-  }
+  return (await Pm2Client.ifRunning((client) => client.save().then(() => true))) ?? false;
 }
 
 /** Makes PM2's processes reopen their log files (`pm2 reloadLogs`), when a daemon runs. Starts none. */
 export async function reopenPm2Logs(): Promise<void> {
-  if (runningDaemon().pid === undefined) return;
-  const client = await Pm2Client.connect();
-  try {
-    await client.reloadLogs();
-  } finally {
-    client.disconnect();
-  }
+  await Pm2Client.ifRunning((client) => client.reloadLogs());
 }
 
 /** Deletes the kit's web workers from PM2, and nothing else. Starts no daemon. */
 export async function stopWeb(settings: Settings): Promise<Pm2Process[]> {
-  if (runningDaemon().pid === undefined) return [];
-  const client = await Pm2Client.connect();
-  try {
-    return await removeWorkers(client, settings);
-  } finally {
-    client.disconnect();
-  }
+  return (await Pm2Client.ifRunning((client) => removeWorkers(client, settings))) ?? [];
 }
 
 /**

@@ -113,6 +113,11 @@ export const errors = {
     new KitError('KIT_AGENT_NOT_STOPPED', `${name} (pid ${pid}) was still running ${seconds} s after it was told to stop.`, 'Look at the process by hand (ps -p <pid>).'),
 } as const;
 
+/** A thrown value for a log: its stack when it has one. */
+export function stackOf(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 /** One line for an unknown thrown value. */
 export function describe(error: unknown): string {
   if (error instanceof Error) return error.message;

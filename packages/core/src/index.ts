@@ -1,4 +1,4 @@
-export { KitError, describe, errors, isKitError } from './errors.js';
+export { KitError, describe, errors, isKitError, stackOf } from './errors.js';
 export { appLogFiles, kitRoot, logPaths, pm2Home } from './paths.js';
 export { commandLine, isAlive, listeningPid, pidsHolding, startTicks } from './processes.js';
 export { explicitSettings, readSettings, workerEnv, type Settings } from './settings.js';
@@ -7,4 +7,4 @@ export { tailLines } from './log-tail.js';
 export { matchingFiles, readJsonFile, writeFileAtomic } from './files.js';
 export { pollUntil, type PollOptions } from './poll.js';
 export { readBuildInfo, type BuildInfo } from './build-info.js';
-export { localUrl } from './urls.js';
+export { localUrl, reachableHost } from './urls.js';

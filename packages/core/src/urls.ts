@@ -1,5 +1,12 @@
-/** The URL a browser or probe on this machine uses to reach HOST:PORT (a wildcard bind is reached over loopback; IPv6 in brackets). */
+/** The address a client on this machine uses to reach a server bound to `host`: a wildcard bind is reached over loopback. */
+export function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+/** The URL a browser or probe on this machine uses to reach HOST:PORT (IPv6 in brackets). */
 export function localUrl(host: string, port: number): string {
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const reachable = reachableHost(host);
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

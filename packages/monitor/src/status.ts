@@ -72,13 +72,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
 }
 
 async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {
-  const client = await Pm2Client.connect();
-  let procs;
-  try {
-    procs = kitWorkers(await client.list(), settings);
-  } finally {
-    client.disconnect();
-  }
+  const procs = kitWorkers(await Pm2Client.using((client) => client.list()), settings);
   // New connections go round the workers: probe until every online one answered (or give up after a few seconds).
   const builds = new Map<number, string>();
   const online = procs.filter((proc) => proc.status === 'online').map((proc) => proc.pid);

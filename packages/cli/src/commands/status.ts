@@ -1,5 +1,5 @@
 import { readSettings, type Settings } from '@kit/core';
-import { Pm2Client, runningDaemon } from '@kit/cluster';
+import { Pm2Client } from '@kit/cluster';
 import { kitStatus, readMonitorState, requestReset, type KitStatus } from '@kit/monitor';
 import { agentsStatus } from '@kit/agents';
 import { parseCommandArgs } from '../args.js';
@@ -42,13 +42,7 @@ async function reset(settings: Settings, app: string): Promise<number> {
   const monitor = (await agentsStatus(settings)).agents.find((agent) => agent.name === 'pm2-monitor');
   if (monitor?.state === 'running') {
     console.log(`✓ reset ${app}: the pm2-monitor (pid ${monitor.pid}) starts it again within ${settings.monitorSnapshotMs / 1000} s`);
-  } else if (runningDaemon().pid !== undefined) {
-    const client = await Pm2Client.connect();
-    try {
-      await client.restartApp(app);
-    } finally {
-      client.disconnect();
-    }
+  } else if (await Pm2Client.ifRunning((client) => client.restartApp(app).then(() => true))) {
     console.log(`✓ reset ${app} and started it again (the pm2-monitor is not running)`);
   } else {
     console.log(`✓ reset ${app}; no PM2 daemon runs, so it starts with the next bin/start-pm2 (or pm2 start)`);
