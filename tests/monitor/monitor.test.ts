@@ -88,11 +88,13 @@ test('a crash-looping app is stopped (circuit open) and reported; a reset starts
   assert.equal(unhealthy.code, 1);
   assert.deepEqual(unhealthy.json.circuits.map((c) => c.app), ['crasher']);
   assert.ok(unhealthy.json.problems.some((p) => /crasher was stopped for crash-looping .*bin\/status --reset crasher/.test(p)));
-  const audit = (await new FileEventLog(path.join(kit.logsDir, 'run', 'events'), { count: 100_000, maxAgeMs: 86_400_000 }).latest('audit', 500)).map(
-    (e) => e.data as { source: string; kind: string; message: string },
+  // The monitor reports the open circuit once PM2 has stopped every process of the app.
+  const events = new FileEventLog(path.join(kit.logsDir, 'run', 'events'), { count: 100_000, maxAgeMs: 86_400_000 });
+  const audit = async () => (await events.latest('audit', 500)).map((e) => e.data as { source: string; kind: string; message: string });
+  await waitFor('the circuit-open audit entry', async () =>
+    (await audit()).some((e) => e.source === 'pm2-monitor' && e.kind === 'circuit-open' && /crasher keeps crashing/.test(e.message)),
   );
-  assert.ok(audit.some((e) => e.source === 'pm2-monitor' && e.kind === 'circuit-open' && /crasher keeps crashing/.test(e.message)));
-  assert.ok(audit.some((e) => e.source === 'pm2-monitor' && e.kind === 'exception' && /database unreachable/.test(e.message)));
+  assert.ok((await audit()).some((e) => e.source === 'pm2-monitor' && e.kind === 'exception' && /database unreachable/.test(e.message)));
 
   // The ops page shows it live.
   browser = await launchChromium();
