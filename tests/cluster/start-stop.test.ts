@@ -150,16 +150,34 @@ test('an unknown option is a usage error (exit 2)', async () => {
 });
 
 test('a build that crashes at start: start-pm2 reports the crash loop with the error log, leaves nothing in PM2', { timeout: 120_000 }, async () => {
-  const broken = path.join(kit.dir, 'broken-site');
-  mkdirSync(path.join(broken, 'server'), { recursive: true });
-  writeFileSync(path.join(broken, 'build.json'), JSON.stringify({ id: 'broken', builtAt: new Date().toISOString() }));
-  writeFileSync(path.join(broken, 'server', 'entry.mjs'), "throw new Error('this build cannot start');\n");
-  const result = await kit.run('start-pm2', ['--no-agents'], { SITE_DIR: broken });
+  const result = await kit.run('start-pm2', ['--no-agents'], { SITE_DIR: brokenSite() });
   assert.equal(result.code, 1, result.output);
   assert.match(result.stderr, /KIT_CRASH_LOOP|KIT_START_TIMEOUT/);
   assert.match(result.stderr, /this build cannot start/, 'the tail of the error log is shown');
   assert.deepEqual(await kit.workers(), [], 'nothing half-started is left');
 });
+
+// PM2 relaunches a worker it deletes while that worker is starting (it exits
+// before `ready`, which PM2 takes for "online"): a crash loop is the worst case.
+test('stop-pm2 removes a crash-looping build for good, workers caught starting included', { timeout: 240_000 }, async () => {
+  for (let round = 1; round <= 3; round++) {
+    const started = await kit.pm2(['start', path.join(repoRoot, 'ecosystem.config.js')], { SITE_DIR: brokenSite() });
+    assert.equal(started.code, 0, started.output);
+    await waitFor('the workers to crash-loop', async () => (await kit.workers()).reduce((sum, w) => sum + w.pm2_env.restart_time, 0) >= 4);
+    const stopped = await kit.run('stop-pm2');
+    assert.equal(stopped.code, 0, stopped.output);
+    assert.deepEqual(await kit.workers(), [], `round ${round}: nothing comes back after stop-pm2`);
+  }
+});
+
+/** A site build whose server entry throws as soon as a worker imports it. */
+function brokenSite(): string {
+  const broken = path.join(kit.dir, 'broken-site');
+  mkdirSync(path.join(broken, 'server'), { recursive: true });
+  writeFileSync(path.join(broken, 'build.json'), JSON.stringify({ id: 'broken', builtAt: new Date().toISOString() }));
+  writeFileSync(path.join(broken, 'server', 'entry.mjs'), "throw new Error('this build cannot start');\n");
+  return broken;
+}
 
 /** Probes /healthz on new connections until `count` distinct workers answered. */
 async function collectWorkers(count: number): Promise<Map<number, Health>> {

@@ -69,8 +69,8 @@ export class TestKit {
   }
 
   /** The pm2 CLI against this kit's daemon. */
-  pm2(args: string[]): Promise<CommandResult> {
-    return exec(process.execPath, [pm2Bin, ...args], this.env, 60_000);
+  pm2(args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
+    return exec(process.execPath, [pm2Bin, ...args], { ...this.env, ...env }, 60_000);
   }
 
   async list(): Promise<Pm2Entry[]> {

@@ -64,7 +64,7 @@ export interface KitStopped {
 /** Everything bin/stop-pm2 does: the web cluster first (its pages read the agents), then the agents and their supervisor. */
 export async function stopKit(report: Reporter): Promise<KitStopped> {
   const settings = readSettings();
-  const web = await stopWeb(settings);
+  const web = await stopWeb(settings, report);
   // A reboot must not bring back what was stopped.
   await saveProcessList();
   report.done(web.length === 0 ? 'no web worker of the kit was running' : `stopped ${web[0]?.name}: ${web.length} worker(s), pids ${web.map((w) => w.pid).join(', ')}`);

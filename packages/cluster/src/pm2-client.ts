@@ -17,6 +17,8 @@ export interface Pm2Process {
   /** online, launching, stopping, stopped, errored, waiting restart, one-launch-status. */
   status: string;
   restarts: number;
+  /** How long PM2 waits before it restarts this process after its next exit. */
+  restartDelayMs: number;
   /** When the current process started (ms since epoch). */
   startedAt: number;
   memoryBytes: number;
@@ -110,9 +112,9 @@ export class Pm2Client {
     return true;
   }
 
-  /** Stops every process of an app (PM2 then restarts none of them). */
-  stopApp(name: string): Promise<unknown> {
-    return call((done) => pm2.stop(name, done), (e) => errors.pm2ActionFailed(`stop ${name}`, e));
+  /** Stops one process by its PM2 id (PM2 then restarts it no more). */
+  stopId(pmId: number): Promise<unknown> {
+    return call((done) => pm2.stop(pmId, done), (e) => errors.pm2ActionFailed(`stop ${pmId}`, e));
   }
 
   /** Restarts every process of an app, starting stopped ones. */
@@ -165,6 +167,7 @@ function toProcess(description: import('pm2').ProcessDescription): Pm2Process {
     pid: Number(description.pid ?? 0),
     status: String(env.status ?? 'unknown'),
     restarts: Number(env.restart_time ?? 0),
+    restartDelayMs: nextRestartDelay(env),
     startedAt: Number(env.pm_uptime ?? 0),
     memoryBytes: Number(description.monit?.memory ?? 0),
     cpuPercent: Number(description.monit?.cpu ?? 0),
@@ -173,3 +176,13 @@ function toProcess(description: import('pm2').ProcessDescription): Pm2Process {
   };
 }
 
+/** PM2's own rule: exp_backoff_restart_delay grows 1.5 times per restart up to 15 s; otherwise restart_delay. */
+function nextRestartDelay(env: Record<string, unknown>): number {
+  const backoff = Number(env.exp_backoff_restart_delay);
+  if (backoff > 0) {
+    const previous = Number(env.prev_restart_delay);
+    return previous > 0 ? Math.min(15_000, Math.floor(previous * 1.5)) : backoff;
+  }
+  const fixed = Number(env.restart_delay);
+  return fixed > 0 ? fixed : 0;
+}

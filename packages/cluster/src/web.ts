@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { appLogFiles, errors, kitRoot, localUrl, type Reporter, type Settings } from '@kit/core';
+import { deleteForGood, forGoodTimeoutMs } from './for-good.js';
 import { Pm2Client, type Pm2Process } from './pm2-client.js';
 import { checkPort } from './port.js';
 import { tryWorker } from './trial-worker.js';
@@ -51,7 +51,7 @@ export function startWeb(settings: Settings, build: string, report: Reporter, op
       return { action: 'started', url: webUrl(settings), build, workers: await waitForKitWorkers(client, settings, build, report) };
     } catch (error) {
       report.warn(`removing ${settings.webAppName} from PM2 again`);
-      await removeWorkers(client, settings).catch((cleanup: Error) => report.warn(`could not remove it: ${cleanup.message}`));
+      await removeWorkers(client, settings, report).catch((cleanup: Error) => report.warn(`could not remove it: ${cleanup.message}`));
       throw error;
     }
   });
@@ -135,32 +135,18 @@ export async function reopenPm2Logs(): Promise<void> {
 }
 
 /** Deletes the kit's web workers from PM2, and nothing else. Starts no daemon. */
-export async function stopWeb(settings: Settings): Promise<Pm2Process[]> {
-  return (await Pm2Client.ifRunning((client) => removeWorkers(client, settings))) ?? [];
+export async function stopWeb(settings: Settings, report?: Reporter): Promise<Pm2Process[]> {
+  return (await Pm2Client.ifRunning((client) => removeWorkers(client, settings, report))) ?? [];
 }
 
-/**
- * Deletes the kit's workers until PM2 lists none, several times in a row: a
- * crashed worker whose relaunch PM2 had already begun comes back after the
- * delete (the relaunch re-registers it), so one empty list proves nothing.
- */
-async function removeWorkers(client: Pm2Client, settings: Settings): Promise<Pm2Process[]> {
-  const removed = new Map<number, Pm2Process>();
-  const deadline = Date.now() + 15_000;
-  let emptyChecks = 0;
-  while (emptyChecks < 3) {
-    const left = kitWorkers(await client.list(), settings);
-    if (left.length > 0 && Date.now() > deadline) {
-      throw errors.pm2ActionFailed(`delete ${settings.webAppName}`, `${left.length} worker(s) still listed`);
-    }
-    emptyChecks = left.length === 0 ? emptyChecks + 1 : 0;
-    for (const proc of left) {
-      if (!removed.has(proc.pmId) || proc.pid > 0) removed.set(proc.pmId, proc);
-      await client.deleteId(proc.pmId).catch(() => undefined);
-    }
-    if (emptyChecks < 3) await sleep(250);
-  }
-  return [...removed.values()];
+/** Deletes the kit's workers so that they stay deleted (see for-good.ts). */
+function removeWorkers(client: Pm2Client, settings: Settings, report?: Reporter): Promise<Pm2Process[]> {
+  return deleteForGood(client, {
+    select: (list) => kitWorkers(list, settings),
+    timeoutMs: forGoodTimeoutMs(settings),
+    what: settings.webAppName,
+    progress: report ? (text) => report.progress(text) : undefined,
+  });
 }
 
 async function ensurePortFree(settings: Settings): Promise<void> {

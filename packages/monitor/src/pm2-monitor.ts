@@ -1,5 +1,5 @@
 import { agentsStatus, type AgentContext } from '@kit/agents';
-import { Pm2Client, runningDaemon, type Pm2BusPacket } from '@kit/cluster';
+import { forGoodTimeoutMs, Pm2Client, runningDaemon, stopForGood, type Pm2BusPacket } from '@kit/cluster';
 import { CrashWindow, watches } from './crash-window.js';
 import { emptyApp, readMonitorState, readResets, workerSnapshot, writeMonitorState, type AppRecord, type MonitorState } from './state.js';
 
@@ -94,9 +94,18 @@ export class Pm2Monitor {
     const reason = `${this.#window.count(name, now)} abnormal exits within ${this.#agent.settings.monitorCrashWindowMs / 1000} s`;
     app.circuit = { state: 'open', openedAt: new Date(now).toISOString(), reason };
     this.#agent.log(`${name}: crash loop (${reason}): stopping it until an operator resets it`);
-    await this.#agent.unit(() => client.stopApp(name)).catch((error: Error) => this.#agent.log(`stopping ${name} failed: ${error.message}`));
+    await this.#agent.unit(() => this.#stopApp(client, name)).catch((error: Error) => this.#agent.log(`stopping ${name} failed: ${error.message}`));
     await this.#agent.audit('circuit-open', `${name} keeps crashing (${reason}): stopped; bin/status --reset ${name} starts it again`, { app: name });
     await this.#save();
+  }
+
+  /** Stops every process of the app so that PM2 restarts none of them, even those that were starting. */
+  #stopApp(client: Pm2Client, name: string): Promise<unknown> {
+    return stopForGood(client, {
+      select: (list) => list.filter((proc) => proc.name === name && proc.status !== 'stopped' && proc.status !== 'errored'),
+      timeoutMs: forGoodTimeoutMs(this.#agent.settings),
+      what: name,
+    });
   }
 
   async #onException(packet: Pm2BusPacket): Promise<void> {
