@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
@@ -107,6 +107,30 @@ test('a rollback under load: no failed request, back on the previous build, the 
   assert.notEqual(restored, current);
   assert.ok([...(await buildsByWorker()).values()].every((build) => build === restored));
   assert.equal((await request(`${kit.url}${currentScript}`)).status, 200);
+});
+
+test('start-pm2 after a rollback keeps the release rolled back to, though the sources are newer than it', { timeout: 180_000 }, async () => {
+  const serving = [...(await buildsByWorker()).values()][0]!;
+  const builtAt = (id: string) => statSync(path.join(releases, id, 'build.json')).mtimeMs;
+  const newest = readdirSync(releases)
+    .filter((name) => existsSync(path.join(releases, name, 'build.json')))
+    .sort((a, b) => builtAt(a) - builtAt(b))
+    .at(-1)!;
+  assert.notEqual(newest, serving, 'the release rolled back from is newer');
+  // A source edited after the serving release was built, and built into the newer one: what a rollback undoes.
+  const config = path.join(site, 'astro.config.ts');
+  const { atime, mtime } = statSync(config);
+  const edited = new Date((builtAt(serving) + builtAt(newest)) / 2);
+  utimesSync(config, edited, edited);
+  try {
+    const run = await kit.run('start-pm2', ['--no-agents']);
+    assert.equal(run.code, 0, run.output);
+    assert.match(run.stdout, /serving the release rolled back to/);
+    assert.doesNotMatch(run.stdout, /building a new release/);
+  } finally {
+    utimesSync(config, atime, mtime);
+  }
+  assert.ok([...(await buildsByWorker()).values()].every((build) => build === serving));
 });
 
 test('a broken build changes nothing that runs', { timeout: 300_000 }, async () => {

@@ -6,7 +6,7 @@ import { buildState, buildTried, currentLink, switchTo, withReleasesLock } from 
 /** Builds (and makes current) a release of the site when the current one is missing or older than its sources. */
 export async function ensureFreshBuild(): Promise<void> {
   const state = await buildState(currentLink);
-  if (state === 'fresh') return;
+  if (state === 'fresh' || state === 'rolled-back') return;
   console.log(`▸ building a release of the site (${state})`);
   const report = { step() {}, progress() {}, done() {}, warn() {}, output: (line: string) => console.log(`  │ ${line}`) };
   const settings = readSettings({ ...process.env, LOGS_DIR: path.join(os.tmpdir(), 'kit-test-build'), SITE_DIR: '' });

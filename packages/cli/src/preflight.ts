@@ -35,7 +35,8 @@ export function checkDependencies(): void {
 
 /**
  * Makes sure the current release is there and newer than the site's
- * sources; otherwise builds a new release, tries it, and makes it current
+ * sources (or an operator rolled back to it from a release that is); otherwise
+ * builds a new release, tries it, and makes it current
  * (running workers keep theirs until the reload that follows); true when it
  * did. A SITE_DIR outside apps/site/dist is someone else's build: checked,
  * never rebuilt.
@@ -49,6 +50,10 @@ export async function ensureSiteBuild(settings: Settings, report: Reporter): Pro
   const state = await buildState(settings.siteDir);
   if (state === 'fresh') {
     report.done('site build is up to date');
+    return false;
+  }
+  if (state === 'rolled-back') {
+    report.done('serving the release rolled back to (the sources are built in a newer one; ./bin/deploy deploys them again)');
     return false;
   }
   report.warn(state === 'missing' ? 'no build of the site yet' : 'the site\'s sources changed since the last build');

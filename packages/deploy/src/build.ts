@@ -5,23 +5,37 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
 import { errors, type Reporter } from '@kit/core';
+import { listReleases } from './releases.js';
 import { releasesDir, siteRoot } from './site-paths.js';
 
 /** What the build of the site depends on: a change to any of these calls for a new build. */
 const sources = ['src', 'public', 'integrations', 'astro.config.ts', 'package.json'];
 
-export type BuildState = 'fresh' | 'stale' | 'missing';
+/**
+ * fresh: the current build is newer than every source file. rolled-back: it
+ * is not, but a newer release is (an operator rolled back from it on
+ * purpose). stale: the sources changed since the newest release. missing: no
+ * build at all.
+ */
+export type BuildState = 'fresh' | 'rolled-back' | 'stale' | 'missing';
 
-/** Whether siteDir holds a build newer than every source file of the site. */
+/**
+ * Whether siteDir's build is older than the site's sources. Compared with the
+ * newest release, not only the current one: after a rollback the current
+ * release is older than the sources on purpose, and bin/start-pm2 (at boot,
+ * say) must not build the rolled-back code back in.
+ */
 export async function buildState(siteDir: string): Promise<BuildState> {
-  let built: number;
-  try {
-    built = (await stat(path.join(siteDir, 'build.json'))).mtimeMs;
-  } catch {
-    return 'missing';
-  }
-  const newest = Math.max(...(await Promise.all(sources.map((entry) => newestMtime(path.join(siteRoot, entry))))));
-  return newest > built ? 'stale' : 'fresh';
+  const built = await mtimeOf(path.join(siteDir, 'build.json'));
+  if (built === undefined) return 'missing';
+  const newestSource = Math.max(...(await Promise.all(sources.map((entry) => newestMtime(path.join(siteRoot, entry))))));
+  if (newestSource <= built) return 'fresh';
+  const releases = await Promise.all((await listReleases()).map((release) => mtimeOf(path.join(release.dir, 'build.json'))));
+  return releases.some((time) => time !== undefined && time >= newestSource) ? 'rolled-back' : 'stale';
+}
+
+async function mtimeOf(file: string): Promise<number | undefined> {
+  return stat(file).then((info) => info.mtimeMs, () => undefined);
 }
 
 export interface Release {
