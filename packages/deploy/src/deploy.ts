@@ -4,7 +4,7 @@ import lockfile from 'proper-lockfile';
 import { describe, errors, type Reporter, type Settings } from '@kit/core';
 import { reloadWeb, tryWorker, type WebState } from '@kit/cluster';
 import { buildRelease, type Release } from './build.js';
-import { activate, currentRelease, discardRelease, previousRelease, pruneReleases } from './releases.js';
+import { activate, adoptPlainBuild, currentRelease, discardRelease, previousRelease, pruneReleases } from './releases.js';
 import { currentLink, releasesDir } from './site-paths.js';
 
 export interface DeployResult {
@@ -44,7 +44,8 @@ export async function rollback(settings: Settings, options: { reload: boolean },
     if (!previous) throw errors.noPreviousRelease();
     report.step(`rolling back to release ${previous.id}`);
     await trial(settings, previous, report, false);
-    return switchTo(settings, previous, options, report);
+    // It served before: a reload that fails on it now does not make it worthless.
+    return switchTo(settings, previous, { ...options, keepOnFailure: true }, report);
   });
 }
 
@@ -80,7 +81,15 @@ async function trial(settings: Settings, release: Release, report: Reporter, dis
   }
 }
 
-export async function switchTo(settings: Settings, release: Release, options: { reload: boolean }, report: Reporter): Promise<DeployResult> {
+/**
+ * Makes `release` current and, with `reload`, reloads the cluster onto it.
+ * When the cluster does not become healthy on it, the previous release is made
+ * current and reloaded again, and `release` is discarded (unless
+ * `keepOnFailure`) so that a later --rollback cannot pick it.
+ */
+export async function switchTo(settings: Settings, release: Release, options: { reload: boolean; keepOnFailure?: boolean }, report: Reporter): Promise<DeployResult> {
+  // A plain dist folder becomes a release first, so that there is something to switch back to.
+  await adoptPlainBuild();
   const previous = await currentRelease();
   await activate(release);
   report.done(`release ${release.id} is current${previous ? ` (was ${previous.id})` : ''}`);
@@ -93,9 +102,9 @@ export async function switchTo(settings: Settings, release: Release, options: { 
       // PM2 keeps no old workers to fall back on: switch back and reload again.
       report.warn(`the cluster did not become healthy on ${release.id}: switching back to ${previous.id}`);
       await activate(previous);
-      // Once every worker is back on the previous release, the failed one goes: a later --rollback must not pick it.
+      // Only once every worker is back on the previous release can the failed one go.
       const back = await reloadWeb(settings, previous.id, report).then(() => true, () => false);
-      if (back) await discardRelease(release).catch(() => undefined);
+      if (back && !options.keepOnFailure) await discardRelease(release).catch(() => undefined);
       throw errors.rolledBack(release.id, previous.id, describe(error));
     }
     if (!web) report.warn('the web cluster is not running: the release will be served by the next bin/start-pm2');

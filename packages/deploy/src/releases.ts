@@ -38,9 +38,16 @@ export async function activate(release: Release): Promise<void> {
   await adoptPlainBuild();
   const temporary = `${currentLink}.${randomBytes(4).toString('hex')}.tmp`;
   await symlink(path.relative(siteRoot, release.dir), temporary);
-  await rename(temporary, currentLink);
+  await rename(temporary, currentLink).catch(async (error: unknown) => {
+    await rm(temporary, { force: true });
+    throw error;
+  });
+  await recordActivation(release.id);
+}
+
+async function recordActivation(id: string): Promise<void> {
   const history = await readHistory();
-  history.push({ id: release.id, activatedAt: new Date().toISOString() });
+  history.push({ id, activatedAt: new Date().toISOString() });
   await writeFileAtomic(historyFile, `${JSON.stringify(history.slice(-50), null, 2)}\n`);
 }
 
@@ -86,10 +93,11 @@ export async function discardRelease(release: Release): Promise<void> {
 
 /**
  * A `dist` that is a plain folder (a build from before releases, or a bare
- * `astro build`) becomes the first release: moved under releases/ and
- * linked back, so that paths running workers imported still resolve.
+ * `astro build`) becomes the first release: moved under releases/, linked
+ * back so that paths running workers imported still resolve, and recorded
+ * as current so that a rollback can return to it.
  */
-async function adoptPlainBuild(): Promise<void> {
+export async function adoptPlainBuild(): Promise<void> {
   const info = await lstat(currentLink).catch(() => undefined);
   if (!info || info.isSymbolicLink() || !info.isDirectory()) return;
   await mkdir(releasesDir, { recursive: true });
@@ -99,6 +107,7 @@ async function adoptPlainBuild(): Promise<void> {
   const dir = path.join(releasesDir, id);
   await rename(currentLink, dir);
   await symlink(path.relative(siteRoot, dir), currentLink);
+  await recordActivation(id);
 }
 
 async function readHistory(): Promise<{ id: string; activatedAt: string }[]> {
