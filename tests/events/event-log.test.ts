@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -112,6 +112,18 @@ test('file backend: four processes publishing at once get distinct, gapless ids 
     .flatMap((file) => readFileSync(path.join(dir, file), 'utf8').split('\n').filter(Boolean));
   const ids = lines.map((line) => (JSON.parse(line) as { id: number }).id);
   assert.deepEqual(ids, Array.from({ length: 400 }, (_, i) => i + 1));
+});
+
+test('file backend: a line cut short by a crash does not take the next event with it', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'kit-events-'));
+  const log = new FileEventLog(root, { count: 1000, maxAgeMs: 86_400_000 });
+  opened.push(log);
+  await log.publish('torn', { n: 1 });
+  const segment = path.join(root, 'torn', readdirSync(path.join(root, 'torn')).find((file) => file.endsWith('.ndjson'))!);
+  appendFileSync(segment, '{"id":2,"at":"2026-01-01T00:00:00.000Z","da');
+  const next = await log.publish('torn', { n: 2 });
+  assert.equal(next.id, '2', 'the cut line never counted');
+  assert.deepEqual((await log.read('torn', '0')).events.map((e) => e.data), [{ n: 1 }, { n: 2 }]);
 });
 
 function compare(a: string, b: string): number {

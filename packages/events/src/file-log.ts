@@ -33,21 +33,16 @@ export class FileEventLog extends FanoutLog {
   async publish(topic: string, data: unknown): Promise<StoredEvent> {
     assertTopic(topic);
     const dir = path.join(this.root, topic);
-    await mkdir(dir, { recursive: true });
-    const release = await lockfile.lock(dir, {
-      lockfilePath: path.join(dir, '.lock'),
-      realpath: false,
-      stale: 10_000,
-      retries: { retries: 200, factor: 1.2, minTimeout: 1, maxTimeout: 50 },
-      onCompromised: () => undefined,
-    });
+    const release = await lockTopic(dir, true);
     try {
       const newest = (await listSegments(dir)).at(-1);
       const id = (await lastIdOf(dir, newest)) + 1;
       const file = !newest || id - newest.first >= this.#segmentEvents ? segmentName(id) : newest.file;
       const event: StoredEvent = { id: String(id), topic, at: new Date().toISOString(), data };
+      // A line cut short (a crash, a full disk) is ended first, so this one is not glued to it and lost.
+      const torn = file === newest?.file && !(await endsWithNewline(path.join(dir, file)));
       // One write of one whole line: readers either see all of it or none.
-      await appendFile(path.join(dir, file), `${JSON.stringify({ id, at: event.at, data })}\n`);
+      await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${JSON.stringify({ id, at: event.at, data })}\n`);
       if (file !== newest?.file) await this.#dropOldSegments(dir, id);
       return event;
     } finally {
@@ -103,17 +98,33 @@ export class FileEventLog extends FanoutLog {
     for (const topic of topics) {
       const dir = path.join(this.root, topic);
       const newest = (await listSegments(dir)).at(-1);
-      // A topic's age is its newest event's (a folder with none: its own).
-      const changed = (await stat(newest ? path.join(dir, newest.file) : dir).catch(() => undefined))?.mtimeMs;
-      if (changed === undefined) continue;
-      if (Date.now() - changed > this.retention.maxAgeMs) {
-        await rm(dir, { recursive: true, force: true });
-        removed++;
+      if (await this.#idle(dir)) {
+        if (await this.#removeIdle(dir)) removed++;
       } else if (newest) {
         await this.#dropOldSegments(dir, await lastIdOf(dir, newest));
       }
     }
     return removed;
+  }
+
+  /** Whether a topic's newest event is older than maxAge (a folder with none: the folder itself). */
+  async #idle(dir: string): Promise<boolean> {
+    const newest = (await listSegments(dir)).at(-1);
+    const changed = (await stat(newest ? path.join(dir, newest.file) : dir).catch(() => undefined))?.mtimeMs;
+    return changed !== undefined && Date.now() - changed > this.retention.maxAgeMs;
+  }
+
+  /** Removes an idle topic under its lock, so that no publish lands in a folder being removed; false when it is busy or no longer idle. */
+  async #removeIdle(dir: string): Promise<boolean> {
+    const release = await lockTopic(dir, false).catch(() => undefined);
+    if (!release) return false;
+    try {
+      if (!(await this.#idle(dir))) return false;
+      await rm(dir, { recursive: true, force: true });
+      return true;
+    } finally {
+      await release().catch(() => undefined);
+    }
   }
 
   /** Drops whole segments while at least `count` newer events remain, and segments older than maxAge (never the newest). */
@@ -187,6 +198,43 @@ export class FileEventLog extends FanoutLog {
       clearInterval(timer);
       watcher?.close();
     };
+  }
+}
+
+/**
+ * Takes a topic's lock (creating its folder when `create`). A folder removed
+ * by prune between the mkdir and the lock is made again: the publish goes to
+ * the new one rather than failing.
+ */
+async function lockTopic(dir: string, create: boolean): Promise<() => Promise<void>> {
+  for (let attempt = 1; ; attempt++) {
+    if (create) await mkdir(dir, { recursive: true });
+    try {
+      return await lockfile.lock(dir, {
+        lockfilePath: path.join(dir, '.lock'),
+        realpath: false,
+        stale: 10_000,
+        retries: { retries: 200, factor: 1.2, minTimeout: 1, maxTimeout: 50 },
+        onCompromised: () => undefined,
+      });
+    } catch (error) {
+      if (!create || (error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw error;
+    }
+  }
+}
+
+/** Whether a segment's last byte ends a line (an empty or missing file counts as ended). */
+async function endsWithNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return true;
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return true;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    await handle.close();
   }
 }
 
