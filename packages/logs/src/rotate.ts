@@ -30,6 +30,23 @@ export interface RotateResult {
  */
 export async function rotateLogs(options: RotateOptions): Promise<RotateResult> {
   const rotated: string[] = [];
+  try {
+    await shiftLarge(options, rotated);
+  } catch (error) {
+    // Writers of the files already renamed must reopen all the same, or they would write into NAME.1 for good.
+    if (rotated.length > 0) await options.reopen?.(rotated).catch(() => undefined);
+    throw error;
+  }
+  if (rotated.length === 0) return { rotated, stillOpen: [] };
+  await options.reopen?.(rotated);
+  const away = new Set(rotated.map((file) => `${file}.1`));
+  const holders = () => pidsHolding((target) => away.has(target));
+  const { value } = await pollUntil(() => holders().length === 0, { timeoutMs: options.reopenTimeoutMs ?? 10_000, intervalMs: 100 });
+  return { rotated, stillOpen: value ? [] : holders() };
+}
+
+/** Renames each file over maxBytes to NAME.1, shifting older ones, and adds it to `rotated` as soon as it is renamed. */
+async function shiftLarge(options: RotateOptions, rotated: string[]): Promise<void> {
   for (const pattern of options.patterns) {
     for (const file of await matchingFiles(options.logsDir, pattern)) {
       const info = await lstat(file).catch(() => undefined);
@@ -48,12 +65,6 @@ export async function rotateLogs(options: RotateOptions): Promise<RotateResult> 
       rotated.push(file);
     }
   }
-  if (rotated.length === 0) return { rotated, stillOpen: [] };
-  await options.reopen?.(rotated);
-  const away = new Set(rotated.map((file) => `${file}.1`));
-  const holders = () => pidsHolding((target) => away.has(target));
-  const { value } = await pollUntil(() => holders().length === 0, { timeoutMs: options.reopenTimeoutMs ?? 10_000, intervalMs: 100 });
-  return { rotated, stillOpen: value ? [] : holders() };
 }
 
 /** "10M", "512K", "2G", or bytes. */
