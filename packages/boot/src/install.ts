@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { explicitSettings, kitRoot, logPaths, pm2Home, type Reporter, type Settings } from '@kit/core';
@@ -48,6 +48,8 @@ export async function installStartup(settings: Settings, options: StartupOptions
   const files = startupFiles(settings, options);
   await mkdir(path.dirname(files.environment), { recursive: true });
   await writeFile(files.environment, environmentFile(settings), { mode: 0o600 });
+  // The mode above applies only to a new file; one written before may hold tokens readable by all.
+  await chmod(files.environment, 0o600);
   await mkdir(path.dirname(files.unit), { recursive: true });
   await writeFile(files.unit, unitFor(settings, options));
   report.done(`wrote ${files.unit} (settings in ${files.environment})`);
@@ -89,9 +91,22 @@ function systemctl(options: StartupOptions, ...args: string[]): void {
   execFileSync('systemctl', [...(options.mode === 'user' ? ['--user'] : []), ...args], { stdio: 'inherit' });
 }
 
-/** The kit's settings as the unit's EnvironmentFile: those set now, with LOGS_DIR made absolute. */
+/**
+ * The kit's settings as the unit's EnvironmentFile: those set now, with the
+ * paths made absolute (the unit runs from another working directory), and
+ * LOGS_DIR always.
+ */
 function environmentFile(settings: Settings): string {
-  const values = { ...explicitSettings(), LOGS_DIR: settings.logsDir };
+  const explicit = explicitSettings();
+  const paths: Record<string, string> = {
+    SITE_DIR: settings.siteDir,
+    AGENTS_CONFIG: settings.agentsConfig,
+    SCHEDULER_CONFIG: settings.schedulerConfig,
+    AUDIO_INBOX: settings.audioInbox,
+    AUDIO_LIBRARY: settings.audioLibrary,
+  };
+  const values: Record<string, string> = { ...explicit, LOGS_DIR: settings.logsDir };
+  for (const [name, resolved] of Object.entries(paths)) if (name in explicit) values[name] = resolved;
   const quote = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   return `# The kit's settings for its boot unit (bin/startup install wrote it).\n${Object.entries(values)
     .map(([name, value]) => `${name}=${quote(value)}`)
