@@ -60,7 +60,13 @@ export async function streamEvents(req: IncomingMessage, res: ServerResponse, op
   const send = (text: string) => {
     if (!open) return;
     res.write(text);
-    if (res.writableLength > MAX_BUFFERED_BYTES) finish('');
+    if (res.writableLength > MAX_BUFFERED_BYTES) drop();
+  };
+  // A client this far behind is cut off at once: end() would hold its buffer until it read it all. It resumes from its Last-Event-ID.
+  const drop = () => {
+    open = false;
+    cleanup();
+    res.destroy();
   };
   const finish = (farewell: string) => {
     if (!open) return;
