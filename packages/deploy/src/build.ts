@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
-import { errors, type Reporter } from '@kit/core';
+import { errors, readBuildInfo, type Reporter } from '@kit/core';
 import { listReleases } from './releases.js';
 import { releasesDir, siteRoot } from './site-paths.js';
 
@@ -54,7 +54,7 @@ export async function buildRelease(report: Reporter): Promise<Release> {
   const building = path.join(releasesDir, `.building-${randomBytes(4).toString('hex')}`);
   try {
     await runAstroBuild(building, report);
-    const info = JSON.parse(await readFile(path.join(building, 'build.json'), 'utf8')) as { id: string; builtAt: string };
+    const info = await readBuildInfo(building);
     const dir = path.join(releasesDir, info.id);
     await rename(building, dir);
     return { id: info.id, dir, builtAt: info.builtAt };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, realpath, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '@kit/core';
+import { readBuildInfo, writeFileAtomic } from '@kit/core';
 import type { Release } from './build.js';
 import { currentLink, historyFile, releasesDir, siteRoot } from './site-paths.js';
 
@@ -13,7 +13,7 @@ export async function listReleases(): Promise<Release[]> {
     if (name.startsWith('.') || name === path.basename(historyFile)) continue;
     const dir = path.join(releasesDir, name);
     try {
-      const info = JSON.parse(await readFile(path.join(dir, 'build.json'), 'utf8')) as { id: string; builtAt: string };
+      const info = await readBuildInfo(dir);
       releases.push({ id: info.id, dir, builtAt: info.builtAt });
     } catch {
       // Not a release (a half-removed one, say).
@@ -101,9 +101,7 @@ export async function adoptPlainBuild(): Promise<void> {
   const info = await lstat(currentLink).catch(() => undefined);
   if (!info || info.isSymbolicLink() || !info.isDirectory()) return;
   await mkdir(releasesDir, { recursive: true });
-  const id = await readFile(path.join(currentLink, 'build.json'), 'utf8')
-    .then((text) => (JSON.parse(text) as { id: string }).id)
-    .catch(() => `adopted-${Date.now()}`);
+  const id = await readBuildInfo(currentLink).then((info) => info.id, () => `adopted-${Date.now()}`);
   const dir = path.join(releasesDir, id);
   await rename(currentLink, dir);
   await symlink(path.relative(siteRoot, dir), currentLink);
