@@ -36,11 +36,12 @@ export class FileEventLog extends FanoutLog {
     const release = await lockTopic(dir, true);
     try {
       const newest = (await listSegments(dir)).at(-1);
-      const id = (await lastIdOf(dir, newest)) + 1;
+      const tail = await topicTail(dir, newest);
+      const id = tail.lastId + 1;
       const file = !newest || id - newest.first >= this.#segmentEvents ? segmentName(id) : newest.file;
       const event: StoredEvent = { id: String(id), topic, at: new Date().toISOString(), data };
       // A line cut short (a crash, a full disk) is ended first, so this one is not glued to it and lost.
-      const torn = file === newest?.file && !(await endsWithNewline(path.join(dir, file)));
+      const torn = file === newest?.file && !tail.ended;
       // One write of one whole line: readers either see all of it or none.
       await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${JSON.stringify({ id, at: event.at, data })}\n`);
       if (file !== newest?.file) await this.#dropOldSegments(dir, id);
@@ -223,21 +224,6 @@ async function lockTopic(dir: string, create: boolean): Promise<() => Promise<vo
   }
 }
 
-/** Whether a segment's last byte ends a line (an empty or missing file counts as ended). */
-async function endsWithNewline(file: string): Promise<boolean> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return true;
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return true;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return last[0] === 0x0a;
-  } finally {
-    await handle.close();
-  }
-}
-
 interface Segment {
   file: string;
   first: number;
@@ -260,7 +246,14 @@ async function listSegments(dir: string): Promise<Segment[]> {
 
 /** The last id of a topic whose newest segment is `newest` (0 for an empty topic). */
 async function lastIdOf(dir: string, newest: Segment | undefined): Promise<number> {
-  return newest ? ((await lastLineId(path.join(dir, newest.file))) ?? newest.first - 1) : 0;
+  return (await topicTail(dir, newest)).lastId;
+}
+
+/** lastIdOf, and whether the newest segment ends with a whole line (a crash can cut its last one short). */
+async function topicTail(dir: string, newest: Segment | undefined): Promise<{ lastId: number; ended: boolean }> {
+  if (!newest) return { lastId: 0, ended: true };
+  const tail = await segmentTail(path.join(dir, newest.file));
+  return { lastId: tail.lastId ?? newest.first - 1, ended: tail.ended };
 }
 
 /** A segment's events, up to its last complete line. */
@@ -269,29 +262,32 @@ async function readSegment(topic: string, file: string): Promise<StoredEvent[]> 
   return parseLines(topic, text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
-/** The id on the last complete line of a segment; undefined when it has none. */
-async function lastLineId(file: string): Promise<number | undefined> {
+/** The id on the last complete line of a segment (undefined when it has none), and whether its last byte ends a line. */
+async function segmentTail(file: string): Promise<{ lastId: number | undefined; ended: boolean }> {
   let handle;
   try {
     handle = await open(file, 'r');
   } catch {
-    return undefined;
+    return { lastId: undefined, ended: true };
   }
   try {
     const { size } = await handle.stat();
+    // The first read ends at the last byte; an empty segment counts as ended.
+    let ended: boolean | undefined;
     for (let length = Math.min(size, 4096); length > 0; length = Math.min(size, length * 4)) {
       const buffer = Buffer.alloc(length);
       await handle.read(buffer, 0, length, size - length);
+      ended ??= buffer[length - 1] === 0x0a;
       const text = buffer.toString('utf8');
       const end = text.lastIndexOf('\n');
       const start = text.lastIndexOf('\n', end - 1);
       if (end > 0 && (start >= 0 || length === size)) {
         const match = /^\{"id":(\d+),/.exec(text.slice(start + 1, end));
-        return match ? Number(match[1]) : undefined;
+        return { lastId: match ? Number(match[1]) : undefined, ended: ended ?? true };
       }
-      if (length === size) return undefined;
+      if (length === size) return { lastId: undefined, ended: ended ?? true };
     }
-    return undefined;
+    return { lastId: undefined, ended: ended ?? true };
   } finally {
     await handle.close();
   }
