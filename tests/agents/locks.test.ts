@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { isAlive } from '@kit/core';
+import { isAlive } from 'astro-cluster-kit/core';
 import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
 import { exec, repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';

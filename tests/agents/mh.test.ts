@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { isAlive } from '@kit/core';
+import { isAlive } from 'astro-cluster-kit/core';
 import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
 import { repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';

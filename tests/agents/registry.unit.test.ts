@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { KitError } from '@kit/core';
-import { loadAgents, pickAgents } from '@kit/agents';
+import { KitError } from 'astro-cluster-kit/core';
+import { loadAgents, pickAgents } from 'astro-cluster-kit/agents';
 import { repoRoot } from '../helpers/kit.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kit-registry-'));
@@ -14,10 +14,10 @@ function config(content: unknown): string {
   return file;
 }
 
-test('the shipped config declares scheduler-service, audio-organizer, task-runner and pm2-monitor, scripts resolved beside it', async () => {
-  const agents = await loadAgents(path.join(repoRoot, 'apps', 'agents', 'agents.json'));
+test('the reference deployment declares scheduler-service, audio-organizer, task-runner and pm2-monitor in astro-cluster.config.json, scripts resolved from the root', async () => {
+  const agents = await loadAgents(path.join(repoRoot, 'astro-cluster.config.json'));
   assert.deepEqual(agents.map((a) => a.name), ['scheduler-service', 'audio-organizer', 'task-runner', 'pm2-monitor']);
-  for (const agent of agents) assert.ok(path.isAbsolute(agent.script) && agent.script.startsWith(path.join(repoRoot, 'apps', 'agents', 'dist')));
+  for (const agent of agents) assert.ok(path.isAbsolute(agent.script) && agent.script.startsWith(path.join(repoRoot, 'apps', 'agents', 'src')));
 });
 
 test('adding an agent is adding an entry; unset restart settings take the defaults', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { afterCrash, crashesInARow, defaultRestartPolicy, type RestartPolicy } from '@kit/agents';
+import { afterCrash, crashesInARow, defaultRestartPolicy, type RestartPolicy } from 'astro-cluster-kit/agents';
 
 const policy: RestartPolicy = { maxRestarts: 4, baseDelayMs: 100, maxDelayMs: 500, stableAfterMs: 10_000 };
 

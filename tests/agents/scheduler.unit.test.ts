@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFile
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { KitError } from '@kit/core';
+import { KitError } from 'astro-cluster-kit/core';
 import { loadJobs, parseDuration } from '../../apps/agents/src/scheduler/config.js';
 import { cleanup } from '../../apps/agents/src/scheduler/jobs.js';
 import { repoRoot } from '../helpers/kit.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { isAlive } from '@kit/core';
+import { isAlive } from 'astro-cluster-kit/core';
 import { agentScripts, agentsKit, agentState, readAgentLog } from '../helpers/agents.js';
 import type { TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { readSettings } from '@kit/core';
+import { readSettings } from 'astro-cluster-kit/core';
 import { freePort, request } from '../helpers/http.js';
 import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';

@@ -4,8 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { renderUnit } from '@kit/boot';
-import { isAlive } from '@kit/core';
+import { renderUnit } from 'astro-cluster-kit/boot';
+import { isAlive } from 'astro-cluster-kit/core';
 import { status } from '../helpers/agents.js';
 import { request } from '../helpers/http.js';
 import { exec, kitProcesses, repoRoot, TestKit } from '../helpers/kit.js';
@@ -25,25 +25,26 @@ after(async () => {
   await kit.cleanup();
 });
 
-test('the unit has stable paths: the kit\'s bin/startup, the Node binary, a fixed PATH', () => {
+test('the unit has stable paths: the project\'s node_modules/.bin/astro-cluster, the Node binary, a fixed PATH', () => {
   const unit = renderUnit({
     name: 'astro-kit-web',
     mode: 'system',
-    kitRoot: '/srv/kit',
+    root: '/srv/kit',
     node: '/opt/node-20/bin/node',
     user: 'www',
     pm2Home: '/home/www/.pm2',
     environmentFile: '/srv/kit/logs/run/astro-kit-web.env',
   });
-  assert.match(unit, /^ExecStart=\/srv\/kit\/bin\/startup boot$/m);
-  assert.match(unit, /^ExecStop=\/srv\/kit\/bin\/startup halt$/m);
+  assert.match(unit, /^ExecStart=\/srv\/kit\/node_modules\/.bin\/astro-cluster startup boot$/m);
+  assert.match(unit, /^ExecStop=\/srv\/kit\/node_modules\/.bin\/astro-cluster startup halt$/m);
+  assert.match(unit, /^Environment=ASTRO_CLUSTER_ROOT=\/srv\/kit$/m);
   assert.match(unit, /^Environment=PATH=\/opt\/node-20\/bin:\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
   assert.match(unit, /^Environment=PM2_HOME=\/home\/www\/.pm2$/m);
   assert.match(unit, /^PIDFile=\/home\/www\/.pm2\/pm2.pid$/m);
   assert.match(unit, /^User=www$/m);
   assert.match(unit, /^EnvironmentFile=\/srv\/kit\/logs\/run\/astro-kit-web.env$/m);
   assert.match(unit, /^WantedBy=multi-user.target$/m);
-  const user = renderUnit({ name: 'k', mode: 'user', kitRoot: '/k', node: '/usr/bin/node', user: 'x', pm2Home: '/h', environmentFile: '/e' });
+  const user = renderUnit({ name: 'k', mode: 'user', root: '/k', node: '/usr/bin/node', user: 'x', pm2Home: '/h', environmentFile: '/e' });
   assert.doesNotMatch(user, /^User=/m);
   assert.match(user, /^WantedBy=default.target$/m);
 });
@@ -55,8 +56,8 @@ test('bin/startup install writes a unit systemd-analyze accepts, with no path in
   assert.equal(installed.code, 0, installed.output);
   assert.match(installed.stdout, /systemd is not running here \(it is not PID 1\), so the unit was not enabled\. Where it runs: systemctl daemon-reload && systemctl enable --now astro-kit-astro-web/);
   const unit = readFileSync(unitFile, 'utf8');
-  assert.doesNotMatch(unit, /node_modules/);
-  assert.match(unit, new RegExp(`^ExecStart=${repoRoot}/bin/startup boot$`, 'm'));
+  assert.doesNotMatch(unit, /node_modules\/\.pnpm/);
+  assert.match(unit, new RegExp(`^ExecStart=${repoRoot}/node_modules/.bin/astro-cluster startup boot$`, 'm'));
   assert.match(unit, new RegExp(`^Environment=PM2_HOME=${kit.env.PM2_HOME}$`, 'm'));
   const envFile = unit.match(/^EnvironmentFile=(.*)$/m)![1]!;
   assert.equal(statSync(envFile).mode & 0o777, 0o600, 'the settings file is private');

@@ -43,7 +43,7 @@ test('a cluster app with wait_ready, timeouts sized from the settings, logs unde
   assert.equal(app.out_file, '/tmp/kit-logs/pm2/astro-web-out.log');
   assert.equal(app.error_file, '/tmp/kit-logs/pm2/astro-web-error.log');
   assert.ok(app.log_date_format);
-  assert.equal(app.script, path.join(repoRoot, 'packages', 'web', 'dist', 'main.js'));
+  assert.equal(app.script, path.join(repoRoot, 'packages', 'kit', 'dist', 'web', 'main.js'));
   assert.deepEqual(
     { PORT: app.env.PORT, HOST: app.env.HOST, NODE_ENV: app.env.NODE_ENV, LOGS_DIR: app.env.LOGS_DIR },
     { PORT: '5123', HOST: '127.0.0.1', NODE_ENV: 'production', LOGS_DIR: '/tmp/kit-logs' },

@@ -20,7 +20,7 @@ after(async () => {
 });
 
 test('three pm2 reloads under keep-alive load: 0 errors, 0 non-2xx, every worker replaced each time', { timeout: 300_000 }, async () => {
-  const css = readdirSync(path.join(repoRoot, 'apps', 'site', 'dist', 'client', '_astro')).find((name) => name.endsWith('.css'));
+  const css = readdirSync(path.join(repoRoot, '.astro-cluster', 'current', 'client', '_astro')).find((name) => name.endsWith('.css'));
   let responses = 0;
   let finish!: (result: autocannon.Result) => void;
   const finished = new Promise<autocannon.Result>((resolve) => (finish = resolve));

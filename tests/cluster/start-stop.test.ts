@@ -3,8 +3,8 @@ import net from 'node:net';
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { isAlive } from '@kit/core';
-import { readBuildInfo } from '@kit/core';
+import { isAlive } from 'astro-cluster-kit/core';
+import { readBuildInfo } from 'astro-cluster-kit/core';
 import { getJson, rawRequest, request } from '../helpers/http.js';
 import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
@@ -28,7 +28,7 @@ after(async () => {
 
 test('start-pm2 rebuilds a stale site, starts 2 workers in cluster mode, each answering /healthz', { timeout: 180_000 }, async () => {
   // A source edited after every release was built: a new one is built, with the build's output shown.
-  const buildJson = path.join(repoRoot, 'apps', 'site', 'dist', 'build.json');
+  const buildJson = path.join(repoRoot, '.astro-cluster', 'current', 'build.json');
   const staleBuild = (await readBuildInfo(path.dirname(buildJson))).id;
   const edited = new Date();
   utimesSync(path.join(repoRoot, 'apps', 'site', 'astro.config.ts'), edited, edited);

@@ -1,20 +1,39 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { KitError, kitRoot, readSettings, workerEnv } from '@kit/core';
+import { KitError, readSettings, workerEnv } from 'astro-cluster-kit/core';
 
-test('defaults: loopback, port 4321, one worker per core, everything under ./logs', () => {
+/** A project folder holding `config` as its astro-cluster.config.json; removed after `body`. */
+function withConfig(config: unknown, body: (root: string) => void): void {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'kit-config-'));
+  try {
+    writeFileSync(path.join(root, 'astro-cluster.config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+    body(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('defaults: loopback, port 4321, one worker per core, logs and releases under the project root', () => {
   const settings = readSettings({}, '/somewhere');
+  assert.equal(settings.root, '/somewhere');
+  assert.equal(settings.configFile, undefined);
   assert.equal(settings.host, '127.0.0.1');
   assert.equal(settings.port, 4321);
   assert.equal(settings.webInstances, 'max');
-  assert.equal(settings.logsDir, path.join(kitRoot, 'logs'));
-  assert.equal(settings.siteDir, path.join(kitRoot, 'apps', 'site', 'dist'));
+  assert.equal(settings.healthPath, '/healthz');
+  assert.equal(settings.logsDir, '/somewhere/logs');
+  assert.equal(settings.siteRoot, '/somewhere');
+  assert.equal(settings.siteOutDir, '/somewhere/dist');
+  assert.equal(settings.releasesDir, '/somewhere/.astro-cluster/releases');
+  assert.equal(settings.siteDir, '/somewhere/.astro-cluster/current');
   assert.equal(settings.webAppName, 'astro-web');
   assert.ok(settings.drainTimeoutMs > 0 && settings.startTimeoutMs > settings.drainTimeoutMs);
 });
 
-test('values from the environment are parsed, relative paths resolved against the caller', () => {
+test('values from the environment are parsed, relative paths resolved against the project root', () => {
   const settings = readSettings({ PORT: '8080', HOST: '0.0.0.0', WEB_INSTANCES: '3', LOGS_DIR: 'var/logs', WEB_MAX_MEMORY: '2G' }, '/srv/app');
   assert.equal(settings.port, 8080);
   assert.equal(settings.host, '0.0.0.0');
@@ -67,3 +86,53 @@ test('workerEnv hands the worker what it needs, as strings', () => {
   assert.ok(path.isAbsolute(env.LOGS_DIR ?? ''));
   assert.ok(path.isAbsolute(env.SITE_DIR ?? ''));
 });
+
+test('astro-cluster.config.json is found from a folder below the root, and its fields are read', () => {
+  withConfig({ site: { dir: 'apps/web', outDir: 'build', inputs: ['apps/web', 'packages/ui'] }, web: { name: 'shop', port: 8080, instances: 3, healthPath: '/up' }, releases: { keep: 3 } }, (root) => {
+    const settings = readSettings({}, path.join(root, 'apps'));
+    assert.equal(settings.root, root);
+    assert.equal(settings.configFile, path.join(root, 'astro-cluster.config.json'));
+    assert.equal(settings.siteRoot, path.join(root, 'apps', 'web'));
+    assert.equal(settings.siteOutDir, path.join(root, 'apps', 'web', 'build'));
+    assert.deepEqual(settings.siteInputs, [path.join(root, 'apps', 'web'), path.join(root, 'packages', 'ui')]);
+    assert.equal(settings.webAppName, 'shop');
+    assert.equal(settings.port, 8080);
+    assert.equal(settings.webInstances, 3);
+    assert.equal(settings.healthPath, '/up');
+    assert.equal(settings.releasesKeep, 3);
+  });
+});
+
+test('the environment overrides the config file for one run', () => {
+  withConfig({ web: { port: 8080, name: 'shop' } }, (root) => {
+    const settings = readSettings({ PORT: '9090', ASTRO_CLUSTER_ROOT: root }, '/elsewhere');
+    assert.equal(settings.port, 9090);
+    assert.equal(settings.webAppName, 'shop');
+  });
+});
+
+test('a bad value in the config file is refused with the field named', () => {
+  withConfig({ web: { port: 99999 } }, (root) => {
+    assert.throws(
+      () => readSettings({}, root),
+      (error: unknown) => error instanceof KitError && error.code === 'KIT_INVALID_SETTINGS' && error.message.includes('astro-cluster.config.json web.port="99999"'),
+    );
+  });
+});
+
+for (const [config, expected] of [
+  [{ web: { prot: 1 } }, 'web.prot: not a setting'],
+  [{ site: 'apps/site' }, 'site: expected an object'],
+  [{ site: { inputs: 'src' } }, 'site.inputs: expected an array of paths'],
+  [{ web: { port: true } }, 'web.port: expected a string or a number'],
+  ['{ "web": ', 'not JSON'],
+] as const) {
+  test(`a config file with ${JSON.stringify(config)} is refused: ${expected}`, () => {
+    withConfig(config, (root) => {
+      assert.throws(
+        () => readSettings({}, root),
+        (error: unknown) => error instanceof KitError && error.code === 'KIT_CONFIG_INVALID' && error.message.includes(expected),
+      );
+    });
+  });
+}

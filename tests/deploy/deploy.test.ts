@@ -9,7 +9,8 @@ import { waitFor } from '../helpers/wait.js';
 
 // bin/deploy against a running 2-worker cluster, under keep-alive load.
 const site = path.join(repoRoot, 'apps', 'site');
-const releases = path.join(site, 'releases');
+const releases = path.join(repoRoot, '.astro-cluster', 'releases');
+const currentLink = path.join(repoRoot, '.astro-cluster', 'current');
 let kit: TestKit;
 
 interface Health {
@@ -89,7 +90,7 @@ test('deploying a changed build under load: no failed request, the old asset sti
   const newScript = await scriptOf((await request(`${kit.url}/`)).body);
   assert.notEqual(newScript, oldScript, 'the build changed its hashed script');
   for (let i = 0; i < 6; i++) assert.equal((await request(`${kit.url}${oldScript}`)).status, 200, 'the old script, from any worker');
-  assert.equal(readlinkSync(path.join(site, 'dist')), `releases/${deployed}`);
+  assert.equal(readlinkSync(currentLink), `releases/${deployed}`);
   assert.ok(existsSync(path.join(releases, oldBuild)), 'the previous release is kept');
 });
 
@@ -135,7 +136,7 @@ test('start-pm2 after a rollback keeps the release rolled back to, though the so
 
 test('a broken build changes nothing that runs', { timeout: 300_000 }, async () => {
   const before = await buildsByWorker();
-  const link = readlinkSync(path.join(site, 'dist'));
+  const link = readlinkSync(currentLink);
   const releasesBefore = readdirSync(releases).sort();
   writeFileSync(path.join(site, 'src', 'pages', 'deploy-test-broken.astro'), '---\nconst x = ;\n---\n<p>{x}</p>\n');
   try {
@@ -146,14 +147,14 @@ test('a broken build changes nothing that runs', { timeout: 300_000 }, async () 
   } finally {
     rmSync(path.join(site, 'src', 'pages', 'deploy-test-broken.astro'), { force: true });
   }
-  assert.equal(readlinkSync(path.join(site, 'dist')), link);
+  assert.equal(readlinkSync(currentLink), link);
   assert.deepEqual(readdirSync(releases).sort(), releasesBefore, 'no release left behind');
   assert.deepEqual(await buildsByWorker(), before, 'the same workers serve the same build');
 });
 
 test('a release that does not become ready is never switched to', { timeout: 120_000 }, async () => {
   const before = await buildsByWorker();
-  const link = readlinkSync(path.join(site, 'dist'));
+  const link = readlinkSync(currentLink);
   // A release whose server cannot start, recorded as the one to roll back to.
   const broken = path.join(releases, '99991231T000000Z-broken');
   mkdirSync(path.join(broken, 'server'), { recursive: true });
@@ -171,6 +172,6 @@ test('a release that does not become ready is never switched to', { timeout: 120
     rmSync(broken, { recursive: true, force: true });
     writeFileSync(historyFile, history);
   }
-  assert.equal(readlinkSync(path.join(site, 'dist')), link);
+  assert.equal(readlinkSync(currentLink), link);
   assert.deepEqual(await buildsByWorker(), before);
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { FileEventLog, RedisEventLog, type EventLog, type StoredEvent } from '@kit/events';
+import { FileEventLog, RedisEventLog, type EventLog, type StoredEvent } from 'astro-cluster-kit/event-log';
 import { repoRoot } from '../helpers/kit.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -99,7 +99,7 @@ for (const [name, open] of backends) {
 test('file backend: four processes publishing at once get distinct, gapless ids and whole lines', { timeout: 60_000 }, async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'kit-events-'));
   const script = `
-    import { FileEventLog } from '@kit/events';
+    import { FileEventLog } from 'astro-cluster-kit/event-log';
     const log = new FileEventLog(${JSON.stringify(root)}, { count: 100000, maxAgeMs: 86400000 });
     for (let n = 0; n < 100; n++) await log.publish('shared', { writer: process.pid, n });
   `;

@@ -4,11 +4,11 @@ import { after } from 'node:test';
 import { repoRoot, TestKit } from './kit.js';
 
 export const agentScripts = {
-  'scheduler-service': path.join(repoRoot, 'apps', 'agents', 'dist', 'scheduler-service.js'),
-  'audio-organizer': path.join(repoRoot, 'apps', 'agents', 'dist', 'audio-organizer.js'),
-  'task-runner': path.join(repoRoot, 'apps', 'agents', 'dist', 'task-runner.js'),
-  'pm2-monitor': path.join(repoRoot, 'apps', 'agents', 'dist', 'pm2-monitor.js'),
-  supervisor: path.join(repoRoot, 'packages', 'agents', 'dist', 'supervisor-main.js'),
+  'scheduler-service': path.join(repoRoot, 'apps', 'agents', 'src', 'scheduler-service.ts'),
+  'audio-organizer': path.join(repoRoot, 'apps', 'agents', 'src', 'audio-organizer.ts'),
+  'task-runner': path.join(repoRoot, 'apps', 'agents', 'src', 'task-runner.ts'),
+  'pm2-monitor': path.join(repoRoot, 'apps', 'agents', 'src', 'pm2-monitor.ts'),
+  supervisor: path.join(repoRoot, 'packages', 'kit', 'dist', 'agents', 'supervisor-main.js'),
 } as const;
 
 /**

@@ -32,7 +32,7 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 /** A TCP port nobody listens on right now. */
-export { freePort } from '@kit/cluster';
+export { freePort } from 'astro-cluster-kit/cluster';
 
 /** Writes raw bytes on a new connection and returns everything the server sent until it closed. */
 export function rawRequest(port: number, text: string): Promise<string> {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isAlive, startTicks } from '@kit/core';
+import { isAlive, startTicks } from 'astro-cluster-kit/core';
 import { freePort } from './http.js';
 import { waitFor } from './wait.js';
 

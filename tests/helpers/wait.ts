@@ -1,4 +1,4 @@
-import { pollUntil } from '@kit/core';
+import { pollUntil } from 'astro-cluster-kit/core';
 
 /**
  * Polls `check` until it returns something other than undefined/false, or

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { repoRoot } from './kit.js';
 
-export const workerScript = path.join(repoRoot, 'packages', 'web', 'dist', 'main.js');
+export const workerScript = path.join(repoRoot, 'packages', 'kit', 'dist', 'web', 'main.js');
 
 export interface WorkerProcess {
   child: ChildProcess;

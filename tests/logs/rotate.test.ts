@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { parseSize, rotateLogs } from '@kit/logs';
+import { parseSize, rotateLogs } from 'astro-cluster-kit/logs';
 import { TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 

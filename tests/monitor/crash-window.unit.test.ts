@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { CrashWindow, watches } from '@kit/monitor';
+import { CrashWindow, watches } from 'astro-cluster-kit/monitor';
 
 test('the limit-th exit within the window is a crash loop; older exits fall out of the window', () => {
   const window = new CrashWindow({ limit: 3, windowMs: 10_000 });

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { FileEventLog } from '@kit/events';
+import { FileEventLog } from 'astro-cluster-kit/event-log';
 import { launchChromium } from '../helpers/browser.js';
 import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import test from 'node:test';
-import { serve, type RunningServer } from '@kit/server';
+import { serve, type RunningServer } from 'astro-cluster-kit/server';
 import { rawRequest } from '../helpers/http.js';
 
 interface Harness {

@@ -4,13 +4,13 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { readBuildInfo } from '@kit/core';
+import { readBuildInfo } from 'astro-cluster-kit/core';
 import { freePort, request } from '../helpers/http.js';
 import { repoRoot } from '../helpers/kit.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker.js';
 
 // The worker started by hand (no PM2): the same entry PM2 runs in every cluster worker.
-const siteDir = path.join(repoRoot, 'apps', 'site', 'dist');
+const siteDir = path.join(repoRoot, '.astro-cluster', 'current');
 let worker: WorkerProcess;
 let base: string;
 

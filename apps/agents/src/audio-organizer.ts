@@ -1,7 +1,7 @@
 // audio-organizer: watches AUDIO_INBOX and files audio into AUDIO_LIBRARY.
 import { watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { runAgent } from '@kit/agents';
+import { runAgent } from 'astro-cluster-kit/agents';
 import { AudioOrganizer } from './audio/organizer.js';
 
 await runAgent('audio-organizer', async (agent) => {

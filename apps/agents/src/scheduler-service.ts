@@ -1,9 +1,9 @@
 // scheduler-service: runs the jobs of scheduler.json (SCHEDULER_CONFIG) on
 // their intervals, one at a time, and logs every run.
 import path from 'node:path';
-import { runAgent } from '@kit/agents';
-import { reopenPm2Logs } from '@kit/cluster';
-import { rotateLogs } from '@kit/logs';
+import { runAgent } from 'astro-cluster-kit/agents';
+import { reopenPm2Logs } from 'astro-cluster-kit/cluster';
+import { rotateLogs } from 'astro-cluster-kit/logs';
 import { loadJobs, type Job } from './scheduler/config.js';
 import { cleanup, heartbeat } from './scheduler/jobs.js';
 

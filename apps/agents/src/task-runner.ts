@@ -2,9 +2,9 @@
 // in the whole cluster, publishing progress on the task's own topic.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runAgent } from '@kit/agents';
-import { logPaths, writeFileAtomic } from '@kit/core';
-import { taskQueueTopic, type StoredEvent } from '@kit/events';
+import { runAgent } from 'astro-cluster-kit/agents';
+import { logPaths, writeFileAtomic } from 'astro-cluster-kit/core';
+import { taskQueueTopic, type StoredEvent } from 'astro-cluster-kit/event-log';
 import { runTask } from './tasks/runner.js';
 
 await runAgent('task-runner', async (agent) => {

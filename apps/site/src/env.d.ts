@@ -1,6 +1,6 @@
 interface ImportMetaEnv {
-  /** Set per build by integrations/build-info.ts. */
-  readonly BUILD_ID: string;
+  /** When this build was made (astro.config.ts defines it). */
+  readonly BUILT_AT: string;
 }
 
 declare namespace App {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errors } from '@kit/core';
-import { parseSize } from '@kit/logs';
+import { errors } from 'astro-cluster-kit/core';
+import { parseSize } from 'astro-cluster-kit/logs';
 
 export type Job =
   | { name: string; type: 'heartbeat'; everyMs: number }

@@ -1,5 +1,5 @@
 import { lstat, unlink } from 'node:fs/promises';
-import { matchingFiles } from '@kit/core';
+import { matchingFiles } from 'astro-cluster-kit/core';
 import type { Job } from './config.js';
 
 /** What a heartbeat reports: that the scheduler is alive, and how big it is. */

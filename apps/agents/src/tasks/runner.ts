@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { taskTopic, type EventLog, type StoredEvent, type TaskEvent } from '@kit/events';
+import { taskTopic, type EventLog, type StoredEvent, type TaskEvent } from 'astro-cluster-kit/event-log';
 import { composeReply } from './reply.js';
 
 export type TaskOutcome = 'done' | 'skipped' | 'interrupted' | 'invalid';

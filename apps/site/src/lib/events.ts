@@ -1,9 +1,6 @@
-import { readSettings } from '@kit/core';
-import { openEventLog, type EventLog } from '@kit/events';
+import { eventLog } from 'astro-cluster-kit/events';
 
-let log: EventLog | undefined;
-
-/** The shared event log, opened once per worker on first use. */
-export function events(): EventLog {
-  return (log ??= openEventLog(readSettings()));
+/** The shared event log this worker uses (files under LOGS_DIR, or Redis Streams), for pages that read history. */
+export function events() {
+  return eventLog();
 }

@@ -1,3 +1,5 @@
+import { workerInfo as kitWorkerInfo } from 'astro-cluster-kit/events';
+
 /** Which process rendered this page: shown in the footer so a reader sees the cluster at work. */
 export interface WorkerInfo {
   instance: string;
@@ -6,10 +8,6 @@ export interface WorkerInfo {
 }
 
 export function workerInfo(): WorkerInfo {
-  return {
-    // PM2 numbers cluster workers 0..N-1; a process started by hand has none.
-    instance: process.env.NODE_APP_INSTANCE ?? 'standalone',
-    pid: process.pid,
-    build: import.meta.env.BUILD_ID,
-  };
+  const { instance, pid, build } = kitWorkerInfo();
+  return { instance, pid, build };
 }

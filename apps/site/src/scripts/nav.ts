@@ -7,6 +7,6 @@ for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
   }
 }
 
-// The build this page's script belongs to: each build's script differs, so
-// its hashed file name does too, and deploys must keep old ones reachable.
-document.documentElement.dataset.build = import.meta.env.BUILD_ID;
+// When this page's script was built: each build's script differs, so its
+// hashed file name does too, and deploys must keep old ones reachable.
+document.documentElement.dataset.builtAt = import.meta.env.BUILT_AT;

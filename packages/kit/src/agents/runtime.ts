@@ -1,0 +1,123 @@
+import { describe, readSettings, stackOf, type Settings } from '../core/index.cjs';
+import { audit, openEventLog, type EventLog } from '../events/index.js';
+import { openAgentLog } from './agent-log.js';
+import { exitCodes } from './exit-codes.js';
+import { acquireLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
+import { createWaker, type Waker } from './waker.js';
+
+export interface AgentContext {
+  readonly name: string;
+  readonly settings: Settings;
+  /** Aborted when the agent is asked to stop (SIGTERM, SIGINT). */
+  readonly signal: AbortSignal;
+  log(line: string): void;
+  /** The shared event log (opened on first use). */
+  readonly events: EventLog;
+  /** Reports on the `audit` topic, as this agent; a failure to report is logged, never thrown. */
+  audit(kind: string, message: string, details?: Record<string, unknown>): Promise<void>;
+  /**
+   * Runs one unit of work, and only after checking that the lock is still
+   * ours: a holder that was frozen past the stale window and resumed exits
+   * here without acting. A stop waits for the unit in progress.
+   */
+  unit<T>(work: () => Promise<T>): Promise<T>;
+  /** Waits `ms`, or less when asked to stop; false once stopping. */
+  sleep(ms: number): Promise<boolean>;
+  /** A wait that `wake()` cuts short (new work arrived), ending too when the agent is asked to stop. */
+  waker(): Waker;
+}
+
+/**
+ * The life of every singleton agent: take the lock before any work (exit at
+ * once when another process holds it), keep it fresh, exit without acting if
+ * it is lost, and on SIGTERM/SIGINT finish the current unit of work, release
+ * and exit. Logs go to LOGS_DIR/agents/NAME.log with timestamps.
+ */
+export async function runAgent(name: string, body: (agent: AgentContext) => Promise<void>): Promise<never> {
+  const settings = readSettings();
+  const log = openAgentLog(settings.logsDir, name);
+  const paths = lockPaths(settings.logsDir, name);
+  // Agents run detached from any terminal: a SIGHUP (the supervisor's "look now") must not end them.
+  process.on('SIGHUP', () => undefined);
+  // Whatever escapes goes to the agent's log, not to a stdout nobody reads; then the agent exits as crashed.
+  const fatal = (error: unknown) => {
+    log(`crashed: ${stackOf(error)}`);
+    process.exit(exitCodes.crashed);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  // Output to a closed pipe (its supervisor gone) is no reason to die.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  const lost = (reason: string): never => {
+    log(`lock lost (${reason}): exiting without acting`);
+    process.exit(exitCodes.lockLost);
+  };
+
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock({ paths, name, staleMs: settings.lockStaleMs, onLost: lost });
+  } catch (error) {
+    if (error instanceof LockHeldError) {
+      log(`not started: the lock is ${error.message}`);
+      console.error(`${name} already running (${error.message})`);
+      process.exit(exitCodes.alreadyRunning);
+    }
+    log(`not started: ${(error as Error).message}`);
+    console.error(`${name}: ${(error as Error).message}`);
+    process.exit(exitCodes.crashed);
+  }
+  log(`started (lock ${paths.dir})`);
+
+  const controller = new AbortController();
+  const stop = (signal: string) => {
+    if (controller.signal.aborted) return;
+    log(`${signal}: stopping after the current unit of work`);
+    controller.abort();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  let inFlight: Promise<unknown> | undefined;
+  let events: EventLog | undefined;
+  const agent: AgentContext = {
+    name,
+    settings,
+    signal: controller.signal,
+    log,
+    get events() {
+      return (events ??= openEventLog(settings));
+    },
+    async audit(kind, message, details = {}) {
+      const failed = await audit(agent.events, { source: name, kind, message, pid: process.pid, ...details });
+      if (failed) log(`could not report on the audit topic: ${failed.message}`);
+    },
+    async unit(work) {
+      if (!lock.verify()) lost('no longer ours or not fresh');
+      const pending = work();
+      inFlight = pending;
+      try {
+        return await pending;
+      } finally {
+        inFlight = undefined;
+      }
+    },
+    sleep: (ms) => createWaker(controller.signal).wait(ms),
+    waker: () => createWaker(controller.signal),
+  };
+
+  await agent.audit('started', `${name} started (pid ${process.pid})`);
+  try {
+    await body(agent);
+    await inFlight;
+  } catch (error) {
+    log(`crashed: ${stackOf(error)}`);
+    await agent.audit('crashed', `${name} crashed: ${describe(error)}`);
+    await lock.release();
+    process.exit(exitCodes.crashed);
+  }
+  await lock.release();
+  log('stopped');
+  await agent.audit('stopped', `${name} stopped`);
+  await events?.close();
+  process.exit(exitCodes.stopped);
+}

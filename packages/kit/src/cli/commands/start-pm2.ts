@@ -1,0 +1,42 @@
+import { pm2Home } from '../../core/index.cjs';
+import { parseCommandArgs } from '../args.js';
+import { startKit } from '../kit.js';
+import { bold, dim, runCommand, terminalReporter } from '../output.js';
+
+const help = `Usage: bin/start-pm2 [--no-agents]
+
+Starts the kit, or reloads it worker by worker when it already runs:
+checks Node, dependencies and settings, builds the site when its sources
+changed, starts the agents, then the web cluster under PM2, and waits until
+every worker answers /healthz.
+
+  --no-agents   start the web cluster only
+  -h, --help    show this help
+
+Settings come from the environment (HOST, PORT, WEB_INSTANCES, LOGS_DIR, ...):
+see README.md.`;
+
+await runCommand(async () => {
+  const { values } = parseCommandArgs('bin/start-pm2', process.argv.slice(2), {
+    'no-agents': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return void console.log(help);
+
+  const { settings, web, agents } = await startKit({ agents: !values['no-agents'] }, terminalReporter());
+  const app = settings.webAppName;
+  const workers = web.workers.map((w) => `#${w.instance} pid ${w.pid}`).join(', ');
+  console.log(`\n${bold(`${app} ${web.action}: ${web.url}`)} with ${web.workers.length} worker(s), build ${web.build}`);
+  console.log(dim(`  workers: ${workers}`));
+  if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => `${a.name} running (pid ${a.pid})`).join(', ')}`));
+  console.log(dim(`  PM2_HOME ${pm2Home()}, logs in ${settings.logsDir}`));
+  console.log(`
+Everyday commands:
+  pnpm exec pm2 ls                          list the workers
+  pnpm exec pm2 logs ${app.padEnd(22)} follow the logs
+  pnpm exec pm2 reload ecosystem.config.js  zero-downtime reload
+  ./bin/status                              is it healthy? workers, agents, build
+  ./bin/mh status                           the agents: state, pid, restarts
+  ./bin/start-pm2                           rebuild when needed, then reload
+  ./bin/stop-pm2                            stop the kit (web and agents)`);
+});

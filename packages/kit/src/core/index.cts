@@ -1,0 +1,12 @@
+export { KitError, describe, errors, isKitError, stackOf } from './errors.cjs';
+export { appLogFiles, configFileName, kitPackageRoot, logPaths, pm2Home, projectRoot } from './paths.cjs';
+export { readConfigFile, type ConfigFile } from './config-file.cjs';
+export { ecosystem, webApp, workerScript } from './ecosystem.cjs';
+export { commandLine, isAlive, listeningPid, pidsHolding, startTicks } from './processes.cjs';
+export { explicitSettings, readSettings, workerEnv, type Settings } from './settings.cjs';
+export { type Reporter } from './report.cjs';
+export { tailLines } from './log-tail.cjs';
+export { matchingFiles, readJsonFile, writeFileAtomic } from './files.cjs';
+export { pollUntil, type PollOptions } from './poll.cjs';
+export { buildInfoOf, readBuildInfo, type BuildInfo } from './build-info.cjs';
+export { localUrl, reachableHost } from './urls.cjs';

@@ -1,0 +1,249 @@
+import net from 'node:net';
+import path from 'node:path';
+import { readConfigFile } from './config-file.cjs';
+import { errors } from './errors.cjs';
+import { configFileName, projectRoot } from './paths.cjs';
+
+/**
+ * Every setting the kit reads, read in this one file, each with its default
+ * beside it: the environment variable, else the field of
+ * astro-cluster.config.json, else the default. Values are validated all at
+ * once so a user sees every mistake in one message.
+ */
+export interface Settings {
+  /** The project's root: ASTRO_CLUSTER_ROOT, or the folder holding astro-cluster.config.json. */
+  root: string;
+  /** astro-cluster.config.json, when the project has one. */
+  configFile: string | undefined;
+  /** site.dir / SITE_ROOT: the Astro app's folder (its package.json and astro.config.*). */
+  siteRoot: string;
+  /** site.build / SITE_BUILD: the shell command that builds the site into site.outDir; undefined: the site's own `build` script. */
+  siteBuild: string | undefined;
+  /** site.outDir / SITE_OUT_DIR: where that build writes (Astro's outDir). The kit copies it into a release; it never serves from it. */
+  siteOutDir: string;
+  /** site.inputs: what counts as a source change; undefined: the site's folder and the workspace packages it depends on. */
+  siteInputs: string[] | undefined;
+  /** releases.dir / RELEASES_DIR: one folder per build, kept by the kit. */
+  releasesDir: string;
+  /** A symlink to the current release, beside the releases: SITE_DIR's default. */
+  currentLink: string;
+  /** web.healthPath / HEALTH_PATH: the one path the kit's server answers itself. */
+  healthPath: string;
+  /** WEB_APP_NAME: the PM2 app name of the web cluster. */
+  webAppName: string;
+  /** HOST: address the site binds. Loopback by default: put a proxy in front. */
+  host: string;
+  /** PORT: the site's port. */
+  port: number;
+  /** WEB_INSTANCES: cluster workers, `max` for one per core. */
+  webInstances: number | 'max';
+  /** NODE_ENV passed to the workers. */
+  nodeEnv: string;
+  /** LOGS_DIR: everything a run writes (logs, locks, events, pids, bench results). */
+  logsDir: string;
+  /** SITE_DIR: the Astro build the workers serve (holds server/entry.mjs and client/). */
+  siteDir: string;
+  /** DRAIN_TIMEOUT_MS: how long a stopping worker may take to finish its requests. */
+  drainTimeoutMs: number;
+  /** START_TIMEOUT_MS: how long a starting worker may take to import the build and listen. */
+  startTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_MS: idle keep-alive sockets are closed after this. */
+  keepAliveTimeoutMs: number;
+  /** WEB_MAX_MEMORY: PM2 restarts a worker above this resident size (e.g. 512M). */
+  webMaxMemory: string;
+  /** LOCK_STALE_MS: a lock not refreshed for this long is taken over (its holder is frozen or gone). */
+  lockStaleMs: number;
+  /** AGENTS_CONFIG: a JSON file `{ "agents": [ … ] }` of the agents bin/mh knows; default: agents.list of the config file. */
+  agentsConfig: string;
+  /** SCHEDULER_CONFIG: the scheduler-service's jobs and their intervals. */
+  schedulerConfig: string;
+  /** AUDIO_INBOX: where the audio-organizer picks up new files. */
+  audioInbox: string;
+  /** AUDIO_LIBRARY: where it files them, in a YYYY/MM/DD tree. */
+  audioLibrary: string;
+  /** AUDIO_SETTLE_MS: a file must stay unchanged this long before it is moved (it may still be being written). */
+  audioSettleMs: number;
+  /** EVENTS_BACKEND: `file` (embedded, under LOGS_DIR/run/events) or `redis` (Redis Streams at REDIS_URL, for several hosts). */
+  eventsBackend: 'file' | 'redis';
+  /** REDIS_URL: redis://host:port[/db]; also moves sessions to Redis. */
+  redisUrl: string | undefined;
+  /** EVENTS_TOKEN: the bearer token for publishing; generated into LOGS_DIR/run/events.token when unset. */
+  eventsToken: string | undefined;
+  /** EVENTS_RETENTION_COUNT: events kept per topic, at least. */
+  eventsRetentionCount: number;
+  /** EVENTS_MAX_AGE_MS: events older than this are dropped. */
+  eventsMaxAgeMs: number;
+  /** SSE_HEARTBEAT_MS: a comment on every idle event stream this often, so proxies keep it open. */
+  sseHeartbeatMs: number;
+  /** SSE_RETRY_MS: the reconnect delay an event stream asks browsers for. */
+  sseRetryMs: number;
+  /** TASK_STEP_MS: the pace of the demo task's progress events. */
+  taskStepMs: number;
+  /** releases.keep / RELEASES_KEEP: site releases kept on disk (old workers and old pages still use them). */
+  releasesKeep: number;
+  /** MONITOR_APPS: PM2 apps whose crash loops the pm2-monitor agent stops (comma-separated; `*` for all). Default: the web app. */
+  monitorApps: string[];
+  /** MONITOR_CRASH_LIMIT: abnormal exits within the window that open an app's circuit. */
+  monitorCrashLimit: number;
+  /** MONITOR_CRASH_WINDOW_MS: the window those exits are counted in. */
+  monitorCrashWindowMs: number;
+  /** MONITOR_SNAPSHOT_MS: how often the monitor publishes the workers' state on the `ops` topic. */
+  monitorSnapshotMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+type Parse<T> = (raw: string) => T | { invalid: string };
+
+/** Every variable readSettings reads (filled as it reads them). */
+const names = new Set<string>();
+
+export function readSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
+  const root = projectRoot(env, cwd);
+  const config = readConfigFile(root);
+  const problems: string[] = [];
+  /** `name` from the environment, else `field` from the config file, else `fallback`. Config paths are relative to the root. */
+  function read<T>(name: string, field: string | undefined, fallback: string, parse: Parse<T>): T {
+    names.add(name);
+    const fromEnv = env[name]?.trim();
+    const fromFile = field ? config?.values.get(field) : undefined;
+    const raw = fromEnv || (typeof fromFile === 'string' ? fromFile.trim() : '') || fallback;
+    const value = parse(raw);
+    if (isInvalid(value)) {
+      problems.push(`${fromEnv ? name : `${configFileName} ${field}`}=${JSON.stringify(raw)}: ${value.invalid}`);
+      return parse(fallback) as T;
+    }
+    return value;
+  }
+  const inRoot = (raw: string) => path.resolve(root, raw);
+
+  const logsDir = read('LOGS_DIR', 'logsDir', path.join(root, 'logs'), inRoot);
+  const siteRoot = read('SITE_ROOT', 'site.dir', root, inRoot);
+  const releasesDir = read('RELEASES_DIR', 'releases.dir', path.join(root, '.astro-cluster', 'releases'), inRoot);
+  const currentLink = path.join(path.dirname(releasesDir), 'current');
+  const inputs = config?.values.get('site.inputs');
+  const settings: Settings = {
+    root,
+    configFile: config?.file,
+    siteRoot,
+    siteBuild: read('SITE_BUILD', 'site.build', '', (raw) => raw || undefined),
+    siteOutDir: read('SITE_OUT_DIR', 'site.outDir', 'dist', (raw) => path.resolve(siteRoot, raw)),
+    siteInputs: Array.isArray(inputs) ? inputs.map(inRoot) : undefined,
+    releasesDir,
+    currentLink,
+    healthPath: read('HEALTH_PATH', 'web.healthPath', '/healthz', matching(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'a path such as /healthz')),
+    webAppName: read('WEB_APP_NAME', 'web.name', 'astro-web', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
+    host: read('HOST', 'web.host', '127.0.0.1', hostname),
+    port: read('PORT', 'web.port', '4321', integer(1, 65535)),
+    webInstances: read('WEB_INSTANCES', 'web.instances', 'max', instances),
+    nodeEnv: read('NODE_ENV', undefined, 'production', matching(/^[a-z]+$/, 'a lower-case word such as production')),
+    logsDir,
+    siteDir: read('SITE_DIR', undefined, currentLink, inRoot),
+    drainTimeoutMs: read('DRAIN_TIMEOUT_MS', 'web.drainTimeoutMs', '5000', integer(100, 120_000)),
+    startTimeoutMs: read('START_TIMEOUT_MS', 'web.startTimeoutMs', '15000', integer(1000, 300_000)),
+    keepAliveTimeoutMs: read('KEEP_ALIVE_TIMEOUT_MS', undefined, '5000', integer(100, 600_000)),
+    webMaxMemory: read('WEB_MAX_MEMORY', 'web.maxMemory', '512M', matching(/^[1-9]\d*[KMG]$/, 'a size such as 512M or 2G')),
+    lockStaleMs: read('LOCK_STALE_MS', 'agents.lockStaleMs', '10000', integer(4000, 120_000)),
+    agentsConfig: read('AGENTS_CONFIG', undefined, config?.file ?? path.join(root, configFileName), inRoot),
+    schedulerConfig: read('SCHEDULER_CONFIG', undefined, path.join(root, 'apps', 'agents', 'scheduler.json'), inRoot),
+    audioInbox: '',
+    audioLibrary: '',
+    audioSettleMs: read('AUDIO_SETTLE_MS', undefined, '2000', integer(0, 600_000)),
+    eventsBackend: read('EVENTS_BACKEND', 'events.backend', 'file', oneOf(['file', 'redis'] as const)),
+    redisUrl: read('REDIS_URL', 'events.redisUrl', '', (raw) => (raw === '' ? undefined : redisUrl(raw))),
+    eventsToken: read('EVENTS_TOKEN', undefined, '', (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : { invalid: 'expected at least 16 characters' })),
+    eventsRetentionCount: read('EVENTS_RETENTION_COUNT', undefined, '10000', integer(100, 10_000_000)),
+    eventsMaxAgeMs: read('EVENTS_MAX_AGE_MS', undefined, String(7 * 86_400_000), integer(1000, 365 * 86_400_000)),
+    sseHeartbeatMs: read('SSE_HEARTBEAT_MS', undefined, '15000', integer(100, 15_000)),
+    sseRetryMs: read('SSE_RETRY_MS', undefined, '2000', integer(100, 60_000)),
+    taskStepMs: read('TASK_STEP_MS', undefined, '150', integer(0, 10_000)),
+    releasesKeep: read('RELEASES_KEEP', 'releases.keep', '5', integer(2, 100)),
+    monitorApps: [],
+    monitorCrashLimit: read('MONITOR_CRASH_LIMIT', undefined, '5', integer(2, 1000)),
+    monitorCrashWindowMs: read('MONITOR_CRASH_WINDOW_MS', undefined, '60000', integer(1000, 86_400_000)),
+    monitorSnapshotMs: read('MONITOR_SNAPSHOT_MS', undefined, '5000', integer(200, 600_000)),
+  };
+  if (settings.eventsBackend === 'redis' && !settings.redisUrl) problems.push('EVENTS_BACKEND="redis": REDIS_URL must be set too');
+  settings.monitorApps = read('MONITOR_APPS', undefined, settings.webAppName, (raw) => {
+    const apps = raw.split(',').map((app) => app.trim()).filter(Boolean);
+    return apps.length > 0 && apps.every((app) => app === '*' || /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(app)) ? apps : { invalid: 'expected PM2 app names separated by commas, or *' };
+  });
+  // Defaults that live under LOGS_DIR, once LOGS_DIR is known.
+  settings.audioInbox = read('AUDIO_INBOX', undefined, path.join(settings.logsDir, 'audio', 'inbox'), inRoot);
+  settings.audioLibrary = read('AUDIO_LIBRARY', undefined, path.join(settings.logsDir, 'audio', 'library'), inRoot);
+  if (problems.length > 0) throw errors.invalidSettings(problems);
+  return settings;
+}
+
+/** The kit's settings that are set in `env`, as given: what a boot unit must pass on. */
+export function explicitSettings(env: Env = process.env): Record<string, string> {
+  if (names.size === 0) readSettings({});
+  return Object.fromEntries([...names].filter((name) => env[name]?.trim()).map((name) => [name, env[name]!.trim()]));
+}
+
+/** The environment a web worker needs, as strings, for PM2 and for trial workers. */
+export function workerEnv(settings: Settings): Record<string, string> {
+  return {
+    ASTRO_CLUSTER_ROOT: settings.root,
+    HEALTH_PATH: settings.healthPath,
+    NODE_ENV: settings.nodeEnv,
+    HOST: settings.host,
+    PORT: String(settings.port),
+    LOGS_DIR: settings.logsDir,
+    SITE_DIR: settings.siteDir,
+    DRAIN_TIMEOUT_MS: String(settings.drainTimeoutMs),
+    KEEP_ALIVE_TIMEOUT_MS: String(settings.keepAliveTimeoutMs),
+    // Pages show the agents' state, read from their locks.
+    LOCK_STALE_MS: String(settings.lockStaleMs),
+    AGENTS_CONFIG: settings.agentsConfig,
+    EVENTS_BACKEND: settings.eventsBackend,
+    ...(settings.redisUrl && { REDIS_URL: settings.redisUrl }),
+    ...(settings.eventsToken && { EVENTS_TOKEN: settings.eventsToken }),
+    EVENTS_RETENTION_COUNT: String(settings.eventsRetentionCount),
+    EVENTS_MAX_AGE_MS: String(settings.eventsMaxAgeMs),
+    SSE_HEARTBEAT_MS: String(settings.sseHeartbeatMs),
+    SSE_RETRY_MS: String(settings.sseRetryMs),
+  };
+}
+
+function isInvalid<T>(value: T | { invalid: string }): value is { invalid: string } {
+  return typeof value === 'object' && value !== null && 'invalid' in value;
+}
+
+function integer(min: number, max: number): Parse<number> {
+  return (raw) => {
+    if (!/^\d+$/.test(raw)) return { invalid: `expected a whole number from ${min} to ${max}` };
+    const value = Number(raw);
+    return value >= min && value <= max ? value : { invalid: `expected a whole number from ${min} to ${max}` };
+  };
+}
+
+function instances(raw: string): number | 'max' | { invalid: string } {
+  if (raw === 'max') return 'max';
+  const count = integer(1, 256)(raw);
+  return typeof count === 'number' ? count : { invalid: 'expected "max" or a whole number from 1 to 256' };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): Parse<T> {
+  return (raw) => ((choices as readonly string[]).includes(raw) ? (raw as T) : { invalid: `expected one of ${choices.join(', ')}` });
+}
+
+function redisUrl(raw: string): string | { invalid: string } {
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'redis:' || url.protocol === 'rediss:') return raw;
+  } catch {
+    // Reported below.
+  }
+  return { invalid: 'expected a URL such as redis://127.0.0.1:6379' };
+}
+
+function matching(pattern: RegExp, expected: string): Parse<string> {
+  return (raw) => (pattern.test(raw) ? raw : { invalid: `expected ${expected}` });
+}
+
+function hostname(raw: string): string | { invalid: string } {
+  if (net.isIP(raw) !== 0) return raw;
+  return /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(raw)
+    ? raw
+    : { invalid: 'expected an IP address or a host name' };
+}

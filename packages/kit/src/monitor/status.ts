@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { agentsStatus, wantedAgents, type AgentsStatus } from '../agents/index.js';
+import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, runningDaemon } from '../cluster/index.js';
+import { kitPackageRoot, localUrl, pm2Home, pollUntil, buildInfoOf, type BuildInfo, type Settings } from '../core/index.cjs';
+import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
+
+export interface WorkerStatus extends WorkerSnapshot {
+  /** The build it reported on /healthz; undefined when it did not answer. */
+  build: string | undefined;
+}
+
+export interface KitStatus {
+  healthy: boolean;
+  /** Why it is not healthy, one line each. */
+  problems: string[];
+  versions: { kit: string; node: string; pm2: string; astro: string };
+  pm2: { home: string; daemonPid: number | undefined };
+  web: { app: string; url: string; port: number; expected: number; build: string | undefined; workers: WorkerStatus[] };
+  agents: AgentsStatus;
+  circuits: { app: string; openedAt: string; reason: string }[];
+}
+
+/**
+ * One honest answer to "is it healthy?": every expected web worker online
+ * and answering /healthz with the current build, every wanted agent
+ * running, no app stopped for crash-looping. Reads only: starts nothing.
+ */
+export async function kitStatus(settings: Settings): Promise<KitStatus> {
+  const problems: string[] = [];
+  const expected = expectedInstances(settings);
+  const served = await buildInfoOf(settings.siteDir).catch(() => undefined);
+  const build = served?.id;
+  if (!build) problems.push(`there is no site build in ${settings.siteDir}`);
+
+  const daemonPid = runningDaemon().pid;
+  let workers: WorkerStatus[] = [];
+  if (daemonPid === undefined) {
+    problems.push(`no PM2 daemon runs for PM2_HOME ${pm2Home()}`);
+  } else {
+    workers = await webWorkers(settings);
+    if (workers.length !== expected) problems.push(`${workers.length} of ${expected} web worker(s) exist`);
+    for (const worker of workers) {
+      if (worker.status !== 'online') problems.push(`web worker ${worker.instance} (pid ${worker.pid}) is ${worker.status}`);
+      else if (!worker.build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) did not answer /healthz`);
+      else if (build && worker.build !== build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) serves build ${worker.build}, not ${build}`);
+    }
+  }
+
+  const agents = await agentsStatus(settings);
+  const wanted = await wantedAgents(settings);
+  for (const agent of agents.agents) {
+    if (wanted.includes(agent.name) && agent.state !== 'running') problems.push(`agent ${agent.name} is wanted but ${agent.state}${agent.detail ? ` (${agent.detail})` : ''}`);
+  }
+  if (wanted.length > 0 && agents.supervisor.state !== 'running') problems.push(`the agents' supervisor is ${agents.supervisor.state}`);
+
+  const monitor = await readMonitorState(settings.logsDir);
+  const circuits = Object.entries(monitor?.apps ?? {}).flatMap(([app, record]) =>
+    record.circuit.state === 'open' ? [{ app, openedAt: record.circuit.openedAt, reason: record.circuit.reason }] : [],
+  );
+  for (const circuit of circuits) problems.push(`${circuit.app} was stopped for crash-looping (${circuit.reason}); bin/status --reset ${circuit.app}`);
+
+  return {
+    healthy: problems.length === 0,
+    problems,
+    versions: versions(settings, served),
+    pm2: { home: pm2Home(), daemonPid },
+    web: { app: settings.webAppName, url: localUrl(settings.host, settings.port), port: settings.port, expected, build, workers },
+    agents,
+    circuits,
+  };
+}
+
+async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {
+  const procs = kitWorkers(await Pm2Client.using((client) => client.list()), settings);
+  // New connections go round the workers: probe until every online one answered (or give up after a few seconds).
+  const builds = new Map<number, string>();
+  const online = procs.filter((proc) => proc.status === 'online').map((proc) => proc.pid);
+  if (online.length > 0) {
+    await pollUntil(
+      async () => {
+        const health = await fetchHealth(settings.host, settings.port, 2000).catch(() => undefined);
+        if (health) builds.set(health.pid, health.build);
+        return online.every((pid) => builds.has(pid));
+      },
+      { timeoutMs: 3000, intervalMs: 20 },
+    );
+  }
+  return procs.map((proc) => ({ ...workerSnapshot(proc), build: builds.get(proc.pid) }));
+}
+
+function versions(settings: Settings, served: BuildInfo | undefined): KitStatus['versions'] {
+  const version = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  const site = createRequire(path.join(settings.siteRoot, 'package.json'));
+  const installed = (resolve: () => string) => {
+    try {
+      return version(resolve());
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    kit: version(path.join(kitPackageRoot, 'package.json')),
+    node: process.versions.node,
+    pm2: installed(() => createRequire(path.join(kitPackageRoot, 'package.json')).resolve('pm2/package.json')) ?? 'unknown',
+    // The Astro of the build that is served, as recorded when it was built; else the one installed for the site.
+    astro: served?.astro ?? installed(() => site.resolve('astro/package.json')) ?? 'unknown',
+  };
+}

@@ -1,0 +1,11 @@
+// The script PM2 runs in every cluster worker (see ecosystem.config.js), and
+// the way to run the site by hand: `node packages/web/dist/main.js`.
+import { isKitError } from '../core/index.cjs';
+import { startWorker } from './worker.js';
+
+try {
+  await startWorker();
+} catch (error) {
+  console.error(isKitError(error) ? `${error.message}${error.hint ? `\n${error.hint}` : ''}` : error);
+  process.exit(1);
+}

@@ -1,0 +1,48 @@
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Handler } from '../server/index.js';
+
+/**
+ * Adds `Secure` to every cookie the app sets on an HTTPS request, and only
+ * there (a Secure cookie set over plain HTTP never comes back). HTTPS means
+ * TLS on this socket, or `X-Forwarded-Proto: https` from a proxy on this
+ * machine (the kit binds loopback and expects its proxy there); the header
+ * from anyone else is ignored.
+ */
+export function secureCookiesOverHttps(handler: Handler): Handler {
+  return (req, res) => {
+    if (isHttps(req)) {
+      const writeHead = res.writeHead;
+      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        for (const arg of args) if (arg && typeof arg === 'object' && !Array.isArray(arg)) secureInHeaders(arg as OutgoingHttpHeaders);
+        const set = this.getHeader('set-cookie');
+        if (set !== undefined) this.setHeader('set-cookie', secure(set));
+        return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as typeof res.writeHead;
+    }
+    return handler(req, res);
+  };
+}
+
+export function isHttps(req: IncomingMessage): boolean {
+  if ((req.socket as TLSSocket).encrypted) return true;
+  const header = req.headers['x-forwarded-proto'];
+  const proto = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
+  return proto === 'https' && isLoopback(req.socket.remoteAddress);
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+}
+
+function secureInHeaders(headers: OutgoingHttpHeaders): void {
+  for (const key of Object.keys(headers)) {
+    if (key.toLowerCase() === 'set-cookie' && headers[key] !== undefined) headers[key] = secure(headers[key]!);
+  }
+}
+
+function secure(value: OutgoingHttpHeader): OutgoingHttpHeader {
+  const add = (cookie: string) => (/;\s*secure\s*(;|$)/i.test(cookie) ? cookie : `${cookie}; Secure`);
+  if (Array.isArray(value)) return value.map(add);
+  return typeof value === 'string' ? add(value) : value;
+}
