@@ -1,5 +1,6 @@
 // `pnpm test` runs this: makes sure Chromium and redis-server are installed
-// and the site build is fresh (integration tests serve it), then runs every *.test.ts under tests/ with node's test
+// and the reference site's build is fresh (integration tests serve it), and
+// Node 22 and 24 for the adoption matrix, then runs every *.test.ts under tests/ with node's test
 // runner, one file at a time (each file starts its own PM2 daemon and
 // cluster; a 2-core machine gains nothing from running two at once).
 //
@@ -9,6 +10,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
+import { nodeBinDir } from './setup/node-versions.js';
 import { ensureFreshBuild } from './setup/site-build.js';
 import { ensureSystemPackages } from './setup/system-packages.js';
 
@@ -26,6 +28,16 @@ if (files.length === 0) {
 
 ensureSystemPackages();
 await ensureFreshBuild();
+// tests/adoption installs the packed kit into a throwaway repo per <astro major>@<node>:
+// by default Astro 5 on this Node; in CI (or with ADOPTION_MATRIX set) Astro 7 on
+// Node 22 and Astro 6 on Node 24 as well, those Nodes from the npm registry.
+process.env.ADOPTION_MATRIX ??= process.env.CI ? '5@system,7@22,6@24' : '5@system';
+if (files.some((file) => file.includes(`${path.sep}adoption${path.sep}`))) {
+  for (const entry of process.env.ADOPTION_MATRIX.split(',')) {
+    const major = entry.split('@')[1]?.trim();
+    if (major === '22' || major === '24') await nodeBinDir(Number(major) as 22 | 24);
+  }
+}
 
 let passed = 0;
 let failed = 0;

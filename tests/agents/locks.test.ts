@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from 'astro-cluster-kit/core';
-import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
+import { agentArgs, agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
 import { exec, repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,7 +47,7 @@ test('after a SIGKILL the next start takes over at once: the recorded pid is dea
   // The same holds for an agent run by hand: it takes the lock its dead predecessor left.
   process.kill(second, 'SIGKILL');
   await waitFor('the agent to die', () => !isAlive(second));
-  const byHand = exec(process.execPath, [agentScripts['audio-organizer']], k.env, 60_000);
+  const byHand = exec(process.execPath, agentArgs(agentScripts['audio-organizer']), k.env, 60_000);
   await waitFor('the hand-started audio-organizer to hold its lock', async () => (await agentState(k, 'audio-organizer')).state === 'running');
   process.kill((await agentState(k, 'audio-organizer')).pid!, 'SIGTERM');
   assert.equal((await byHand).code, 0);
@@ -96,7 +96,7 @@ test('a lock path taken by a plain file: a clear error, never a crash', { timeou
   assert.equal(agent.state, 'unknown');
   assert.match(agent.detail ?? '', /not a lock directory/);
 
-  const byHand = await exec(process.execPath, [agentScripts['scheduler-service']], k.env, 30_000);
+  const byHand = await exec(process.execPath, agentArgs(agentScripts['scheduler-service']), k.env, 30_000);
   assert.equal(byHand.code, 1);
   assert.match(byHand.stderr, /scheduler-service\.lock cannot be used: it is a file/);
 });

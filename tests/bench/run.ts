@@ -25,7 +25,7 @@ const plan = quick
 const cores = os.cpus().length;
 const page = '/guides?q=reload';
 const outDir = path.join(readSettings().logsDir, 'bench');
-const siteDir = path.join(repoRoot, 'apps', 'site', 'dist');
+const siteDir = path.join(repoRoot, '.astro-cluster', 'current');
 
 function step(text: string): void {
   console.log(`▸ ${text}`);
@@ -38,7 +38,7 @@ async function main(): Promise<BenchResults> {
   step('the adapter\'s own standalone server (one process, no kit)');
   throughput.push(await single('adapter standalone', [path.join(siteDir, 'server', 'entry.mjs')], false));
   step('the kit\'s server, one process, no PM2');
-  throughput.push(await single('kit server, 1 process', [path.join(repoRoot, 'packages', 'web', 'dist', 'main.js')], true));
+  throughput.push(await single('kit server, 1 process', [path.join(repoRoot, 'packages', 'kit', 'dist', 'web', 'main.js')], true));
 
   const kit = await TestKit.create({ instances: cores, env: { WEB_MAX_MEMORY: '4G', DRAIN_TIMEOUT_MS: '5000' } });
   try {

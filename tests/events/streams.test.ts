@@ -210,8 +210,10 @@ test('every bad input is answered as specified, and no worker restarts', { timeo
   const restarts = (await kit.workers()).map((w) => `${w.pm_id}:${w.pm2_env.restart_time}`);
   const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
   const cases: [string, Parameters<typeof request>[1], number][] = [
-    ['/api/events/audit', { method: 'POST', body: '{}' }, 401],
-    ['/api/events/audit', { method: 'POST', headers: { Authorization: 'Bearer wrong-token-of-some-length' }, body: '{}' }, 401],
+    ['/api/events/audit', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }, 401],
+    ['/api/events/audit', { method: 'POST', headers: { Authorization: 'Bearer wrong-token-of-some-length', 'Content-Type': 'application/json' }, body: '{}' }, 401],
+    // A form-like post from another site never reaches the endpoint: Astro's own CSRF check answers first.
+    ['/api/tasks', { method: 'POST', headers: { 'Content-Type': 'text/plain', Origin: 'https://elsewhere.example' }, body: '{"prompt": "x"}' }, 403],
     ['/api/events/audit', { method: 'POST', headers: auth, body: JSON.stringify({ big: 'x'.repeat(70 * 1024) }) }, 413],
     ['/api/events/audit', { method: 'POST', headers: auth, body: '{"unterminated": ' }, 400],
     ['/api/events/Not_A_Topic', { method: 'POST', headers: auth, body: '{}' }, 400],

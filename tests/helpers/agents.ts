@@ -15,6 +15,11 @@ export const agentScripts = {
  * Agent kits for one test file, each in its own LOGS_DIR, all cleaned up
  * after the file's tests.
  */
+/** Node's arguments to run an agent's script by hand, as the supervisor does: TypeScript through tsx. */
+export function agentArgs(script: string): string[] {
+  return script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), script] : [script];
+}
+
 export function agentKits(): (env?: Record<string, string>) => Promise<TestKit> {
   const kits: TestKit[] = [];
   after(async () => {

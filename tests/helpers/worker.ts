@@ -12,7 +12,7 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the web worker by hand, as `node packages/web/dist/main.js`, and waits for its 'ready' message. */
+/** Starts the web worker by hand, as `node packages/kit/dist/web/main.js`, and waits for its 'ready' message. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.NODE_APP_INSTANCE;

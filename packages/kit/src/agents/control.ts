@@ -100,6 +100,8 @@ export async function wantedAgents(settings: Settings): Promise<string[]> {
  */
 export async function startAgents(settings: Settings, names: string[], options: { restart?: boolean }, report: Reporter): Promise<StartResult[]> {
   const specs = pickAgents(await loadAgents(settings.agentsConfig), names);
+  // Nothing to run: no supervisor either (it would exit at once, having nothing wanted).
+  if (specs.length === 0) return [];
   if (options.restart) await stopAgents(settings, specs.map((spec) => spec.name), { timeoutMs: 10_000, force: false }, report);
   const before = new Map<string, LockState>();
   for (const spec of specs) before.set(spec.name, await lockStateOf(settings, spec.name));

@@ -30,10 +30,12 @@ export async function loadAgents(file: string): Promise<AgentSpec[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && path.basename(file) === configFileName) return [];
     throw errors.agentsConfigInvalid(file, (error as Error).message);
   }
+  // The project's config may have no agents; a file of agents must list them.
+  const inProjectConfig = path.basename(file) === configFileName;
   const agents = (raw as { agents?: unknown })?.agents;
-  const entries = Array.isArray(agents) ? agents : agents === undefined ? [] : (agents as { list?: unknown })?.list ?? [];
-  const prefix = Array.isArray(agents) ? 'agents' : 'agents.list';
-  if (!Array.isArray(entries)) throw errors.agentsConfigInvalid(file, `expected ${prefix} to be an array of agents`);
+  const entries = inProjectConfig ? ((agents as { list?: unknown } | undefined)?.list ?? []) : agents;
+  const prefix = inProjectConfig ? 'agents.list' : 'agents';
+  if (!Array.isArray(entries)) throw errors.agentsConfigInvalid(file, inProjectConfig ? 'expected agents.list to be an array of agents' : 'expected { "agents": [ … ] }');
   const seen = new Set<string>();
   return entries.map((entry: Record<string, unknown>, index) => {
     const where = `${prefix}[${index}]`;

@@ -1,4 +1,5 @@
-import { startAgents, stopAgents, type StartResult, type StopResult } from '../agents/index.js';
+import path from 'node:path';
+import { loadAgents, startAgents, stopAgents, type StartResult, type StopResult } from '../agents/index.js';
 import { saveProcessList, startWeb, stopWeb, type Pm2Process, type WebState } from '../cluster/index.js';
 import { buildInfoOf, readSettings, type Reporter, type Settings } from '../core/index.cjs';
 import { audit, openEventLog, type AuditEntry } from '../events/index.js';
@@ -29,8 +30,12 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   // Agents start before the web cluster so that pages showing them find them running.
   let agents: StartResult[] = [];
   if (options.agents) {
-    report.step('starting the agents (bin/mh start)');
-    agents = await startAgents(settings, [], {}, report);
+    if ((await loadAgents(settings.agentsConfig)).length === 0) {
+      report.done(`no agents configured (agents.list in ${path.basename(settings.agentsConfig)})`);
+    } else {
+      report.step('starting the agents (astro-cluster agents start)');
+      agents = await startAgents(settings, [], {}, report);
+    }
   }
   let web: WebState;
   try {

@@ -99,7 +99,7 @@ async function runSiteBuild(settings: Settings, report: Reporter): Promise<void>
     child.once('error', reject);
     child.once('close', resolve);
   });
-  if (code !== 0) throw errors.buildFailed(`the site (${command})`, recent.join('\n'));
+  if (code !== 0) throw errors.buildFailed('the site', [`(${command} in ${settings.siteRoot})`, ...recent].join('\n'));
 }
 
 /**

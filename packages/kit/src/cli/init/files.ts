@@ -37,9 +37,9 @@ export async function planFile(root: string, spec: FileSpec): Promise<FileChange
   return { ...spec, action: 'none' };
 }
 
-/** Moves `relative` out of the way when it exists: a file the kit would pick up instead of the one init writes. */
-export function planAside(root: string, relative: string): FileChange {
-  return existsSync(path.join(root, relative)) ? { path: relative, action: 'move-aside', aside: origName(root, relative) } : { path: relative, action: 'none' };
+/** Moves `relative` out of the way, when it exists: a file the kit would pick up instead of the one init writes. */
+export function planAside(root: string, relative: string): FileChange | undefined {
+  return existsSync(path.join(root, relative)) ? { path: relative, action: 'move-aside', aside: origName(root, relative) } : undefined;
 }
 
 export async function applyFile(root: string, change: FileChange): Promise<void> {

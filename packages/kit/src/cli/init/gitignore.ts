@@ -3,8 +3,8 @@ export const ignoredByKit = ['logs/', '.astro-cluster/'];
 
 /**
  * `.gitignore` text with the lines of `wanted` it lacks appended (a line
- * that ignores the same folder, such as `/logs` for `logs/`, counts as
- * there); the rest is kept as it is.
+ * that ignores the same folder, such as `/logs` or `logs/*` for `logs/`,
+ * counts as there); the rest is kept as it is.
  */
 export function withIgnored(text: string | undefined, wanted: string[]): { text: string; added: string[] } {
   const current = text ?? '';
@@ -16,7 +16,7 @@ export function withIgnored(text: string | undefined, wanted: string[]): { text:
   return { text: `${current}${separator}${added.join(newline)}${newline}`, added };
 }
 
-/** `logs`, `/logs`, `logs/` and `/logs/` all name the folder logs at the root. */
+/** `logs`, `/logs`, `logs/`, `/logs/` and `logs/*` (which lets `!logs/.gitkeep` through) all ignore the folder logs at the root. */
 function folderOf(line: string): string {
-  return line.trim().replace(/^\//, '').replace(/\/$/, '');
+  return line.trim().replace(/^\//, '').replace(/\/(\*{1,2})?$/, '');
 }
