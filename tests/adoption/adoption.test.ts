@@ -182,6 +182,12 @@ for (const entry of matrix) {
       const status = await sh('git', ['status', '--porcelain'], { timeoutMs: 30_000 });
       assert.equal(status.stdout, '', `start-pm2 changed the repo:\n${status.stdout}`);
       started = true;
+
+      // The kit's status names the Astro version of the build it serves, as recorded when the release was made.
+      const kitStatus = await sh(path.join(repo, 'node_modules', '.bin', 'astro-cluster'), ['status', '--json'], { timeoutMs: minutes(1), allowFailure: true });
+      const report = JSON.parse(kitStatus.stdout) as { healthy: boolean; versions: { astro: string } };
+      assert.equal(report.versions.astro, astroVersions[entry.astroMajor].astro, kitStatus.output);
+      assert.equal(report.healthy, true, kitStatus.output);
     });
 
     test('serves what the adapter\'s own standalone server serves: status, bytes, content-type, middleware', { timeout: minutes(12) }, async () => {

@@ -85,7 +85,7 @@ async function main(): Promise<BenchResults> {
 async function single(setup: string, args: string[], kit: boolean): Promise<Throughput> {
   const port = await freePort();
   const logs = path.join(os.tmpdir(), `kit-bench-${process.pid}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOGS_DIR: logs, NODE_ENV: 'production', ASTRO_NODE_LOGGING: 'disabled' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ASTRO_CLUSTER_ROOT: repoRoot, HOST: '127.0.0.1', PORT: String(port), LOGS_DIR: logs, NODE_ENV: 'production', ASTRO_NODE_LOGGING: 'disabled' };
   delete env.NODE_APP_INSTANCE;
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   try {

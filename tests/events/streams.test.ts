@@ -219,7 +219,7 @@ test('every bad input is answered as specified, and no worker restarts', { timeo
     ['/api/events/Not_A_Topic', { method: 'POST', headers: auth, body: '{}' }, 400],
     [`/api/events/${'x'.repeat(65)}`, { method: 'POST', headers: auth, body: '{}' }, 400],
     ['/api/events/Not_A_Topic', {}, 400],
-    ['/api/events/audit', { method: 'DELETE' }, 405],
+    ['/api/events/audit', { method: 'DELETE', headers: { 'Content-Type': 'application/json' } }, 405],
     ['/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"prompt": ""}' }, 400],
     ['/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'nope' }, 400],
     ['/api/tasks', {}, 405],

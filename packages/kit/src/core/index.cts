@@ -3,7 +3,7 @@ export { appLogFiles, configFileName, kitPackageRoot, logPaths, pm2Home, project
 export { readConfigFile, type ConfigFile } from './config-file.cjs';
 export { ecosystem, webApp, workerScript } from './ecosystem.cjs';
 export { commandLine, isAlive, listeningPid, pidsHolding, startTicks } from './processes.cjs';
-export { explicitSettings, readSettings, workerEnv, type Settings } from './settings.cjs';
+export { appNamePattern, explicitSettings, readSettings, workerEnv, type Settings } from './settings.cjs';
 export { type Reporter } from './report.cjs';
 export { tailLines } from './log-tail.cjs';
 export { matchingFiles, readJsonFile, writeFileAtomic } from './files.cjs';

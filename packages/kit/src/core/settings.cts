@@ -92,6 +92,9 @@ export interface Settings {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** What PM2 app names the kit accepts (web.name, MONITOR_APPS): init checks --name against it too. */
+export const appNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 type Parse<T> = (raw: string) => T | { invalid: string };
 
 /** Every variable readSettings reads (filled as it reads them). */
@@ -131,7 +134,7 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     releasesDir,
     currentLink,
     healthPath: read('HEALTH_PATH', 'web.healthPath', '/healthz', matching(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'a path such as /healthz')),
-    webAppName: read('WEB_APP_NAME', 'web.name', 'astro-web', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
+    webAppName: read('WEB_APP_NAME', 'web.name', 'astro-web', matching(appNamePattern, 'letters, digits, ".", "_" or "-", at most 64')),
     host: read('HOST', 'web.host', '127.0.0.1', hostname),
     port: read('PORT', 'web.port', '4321', integer(1, 65535)),
     webInstances: read('WEB_INSTANCES', 'web.instances', 'max', instances),
@@ -165,7 +168,7 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
   if (settings.eventsBackend === 'redis' && !settings.redisUrl) problems.push('EVENTS_BACKEND="redis": REDIS_URL must be set too');
   settings.monitorApps = read('MONITOR_APPS', undefined, settings.webAppName, (raw) => {
     const apps = raw.split(',').map((app) => app.trim()).filter(Boolean);
-    return apps.length > 0 && apps.every((app) => app === '*' || /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(app)) ? apps : { invalid: 'expected PM2 app names separated by commas, or *' };
+    return apps.length > 0 && apps.every((app) => app === '*' || appNamePattern.test(app)) ? apps : { invalid: 'expected PM2 app names separated by commas, or *' };
   });
   // Defaults that live under LOGS_DIR, once LOGS_DIR is known.
   settings.audioInbox = read('AUDIO_INBOX', undefined, path.join(settings.logsDir, 'audio', 'inbox'), inRoot);

@@ -54,7 +54,7 @@ function print(status: KitStatus): void {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
   const time = (ms: number) => (ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
   console.log(`${bold(status.healthy ? '✓ healthy' : '✗ not healthy')}  ${status.web.url}  build ${status.web.build ?? '–'}`);
-  console.log(dim(`  kit ${status.versions.kit}, Node ${status.versions.node}, PM2 ${status.versions.pm2}, Astro ${status.versions.astro}; PM2_HOME ${status.pm2.home} (daemon ${status.pm2.daemonPid ?? 'not running'})`));
+  console.log(dim(`  kit ${status.versions.kit}, Node ${status.versions.node}, PM2 ${status.versions.pm2}, Astro ${status.versions.astro} (the build served); PM2_HOME ${status.pm2.home} (daemon ${status.pm2.daemonPid ?? 'not running'})`));
   console.log(`\n${bold(`web: ${status.web.app}`)}, ${status.web.workers.length} of ${status.web.expected} worker(s)`);
   for (const w of status.web.workers) {
     console.log(`  #${w.instance}  pid ${String(w.pid).padEnd(7)} ${w.status.padEnd(9)} restarts ${String(w.restarts).padEnd(4)} up ${time(w.uptimeMs).padEnd(8)} ${mb(w.memoryBytes).padEnd(7)} cpu ${w.cpuPercent}%  build ${w.build ?? 'no answer'}`);
