@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { isAlive } from 'astro-cluster-kit/core';
+import { isAlive, isZombie } from 'astro-cluster-kit/core';
 import { agentArgs, agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
 import { exec, repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
@@ -47,44 +47,51 @@ test('after a SIGKILL the next start takes over at once: the recorded pid is dea
   // The same holds for an agent run by hand: it takes the lock its dead predecessor left.
   process.kill(second, 'SIGKILL');
   await waitFor('the agent to die', () => !isAlive(second));
-  const byHand = exec(process.execPath, agentArgs(agentScripts['audio-organizer']), k.env, 60_000);
+  const byHand = exec(process.execPath, agentArgs(agentScripts['audio-organizer']), { ...k.env, AGENT_NAME: 'audio-organizer' }, 60_000);
   await waitFor('the hand-started audio-organizer to hold its lock', async () => (await agentState(k, 'audio-organizer')).state === 'running');
   process.kill((await agentState(k, 'audio-organizer')).pid!, 'SIGTERM');
   assert.equal((await byHand).code, 0);
 });
 
-test('a frozen holder loses its lock after the stale window; resumed, it exits without acting', { timeout: 120_000 }, async () => {
+test('a frozen holder loses its lock after the stale window: its command is ended before the replacement starts; resumed, the holder exits', { timeout: 120_000 }, async () => {
   // Agents take longer to start than a supervisor round, as on a loaded machine: the replacement is still starting
   // while the stale lock is the frozen holder's, and must not be taken for frozen itself.
   const slowStart = JSON.stringify(path.join(repoRoot, 'tests', 'fixtures', 'slow-agent-start.cjs'));
   const k = await kit({ LOCK_STALE_MS: '4000', NODE_OPTIONS: `--require ${slowStart}`, SLOW_AGENT_START_MS: '1500' });
   assert.equal((await k.run('mh', ['start', 'scheduler-service'])).code, 0);
-  const frozen = (await agentState(k, 'scheduler-service')).pid!;
-  await waitFor('a heartbeat of the first holder', () => readAgentLog(k, 'scheduler-service').some((l) => l.pid === frozen && l.text.startsWith('job heartbeat')));
+  const first = (await agentState(k, 'scheduler-service')).pid!;
+  const holder = k.lockOwner('scheduler-service')!.pid;
+  await waitFor('a heartbeat of the first agent', () => readAgentLog(k, 'scheduler-service').some((l) => l.pid === first && l.text.startsWith('job heartbeat')));
 
-  process.kill(frozen, 'SIGSTOP');
-  const frozenAt = Date.now();
+  // The holder freezes; its agent goes on running, and would go on acting, unless the takeover ends it.
+  process.kill(holder, 'SIGSTOP');
   const replacement = await waitFor('the supervisor to start a replacement once the lock is stale', async () => {
     const agent = await agentState(k, 'scheduler-service');
-    return agent.state === 'running' && agent.pid !== frozen ? agent.pid! : undefined;
+    return agent.state === 'running' && agent.pid !== first ? agent.pid! : undefined;
   });
   await waitFor('the replacement to act', () => readAgentLog(k, 'scheduler-service').some((l) => l.pid === replacement && l.text.startsWith('job heartbeat')));
-
-  process.kill(frozen, 'SIGCONT');
-  await waitFor('the resumed holder to exit', () => !isAlive(frozen));
+  assert.ok(!isAlive(first) || isZombie(first), 'the frozen holder\'s agent was ended');
   const log = readAgentLog(k, 'scheduler-service');
-  const afterFreeze = log.filter((line) => line.pid === frozen && line.at >= frozenAt);
-  assert.ok(afterFreeze.some((line) => /^lock lost \(.*\): exiting without acting$/.test(line.text)), log.map((l) => `${l.pid} ${l.text}`).join('\n'));
-  assert.ok(!afterFreeze.some((line) => line.text.startsWith('job ')), 'the resumed holder did no work');
-  // Never two acting at once: no work of the old holder after the new one's first.
-  const firstOfNew = log.find((line) => line.pid === replacement && line.text.startsWith('job '))!.at;
-  assert.ok(!log.some((line) => line.pid === frozen && line.text.startsWith('job ') && line.at >= firstOfNew));
+  // An agent on runAgent sees the lock go stale itself and stops without acting; any other is ended by the new holder.
+  assert.ok(
+    log.some((l) => (l.pid === first && /^lock lost \(.*\): exiting without acting$/.test(l.text)) || /^ended the previous holder's command \(pid \d+: (stopped|killed)\)/.test(l.text)),
+    log.map((l) => `${l.pid} ${l.text}`).join('\n'),
+  );
+  // Never two acting at once: the first agent's last line comes before the replacement's first.
+  const lastOfFirst = log.filter((l) => l.pid === first).at(-1)!.at;
+  const firstOfNew = log.find((l) => l.pid === replacement)!.at;
+  assert.ok(lastOfFirst <= firstOfNew, 'the old agent wrote after the new one started');
+
+  process.kill(holder, 'SIGCONT');
+  await waitFor('the resumed holder to exit', () => !isAlive(holder));
+  assert.ok(readAgentLog(k, 'scheduler-service').some((l) => l.pid === holder && /^lock lost \(.*\): ending scheduler-service without waiting$/.test(l.text)));
   assert.deepEqual(k.processesRunning(agentScripts['scheduler-service']), [replacement]);
+  assert.equal((await agentState(k, 'scheduler-service')).pid, replacement);
 });
 
 test('a lock path taken by a plain file: a clear error, never a crash', { timeout: 60_000 }, async () => {
   const k = await kit();
-  const locks = path.join(k.logsDir, 'run', 'locks');
+  const locks = path.join(k.logsDir, 'run', 'kit-locks');
   mkdirSync(locks, { recursive: true });
   writeFileSync(path.join(locks, 'scheduler-service.lock'), 'not a lock');
   const started = await k.run('mh', ['start', 'scheduler-service']);
@@ -96,14 +103,14 @@ test('a lock path taken by a plain file: a clear error, never a crash', { timeou
   assert.equal(agent.state, 'unknown');
   assert.match(agent.detail ?? '', /not a lock directory/);
 
-  const byHand = await exec(process.execPath, agentArgs(agentScripts['scheduler-service']), k.env, 30_000);
+  const byHand = await exec(process.execPath, agentArgs(agentScripts['scheduler-service']), { ...k.env, AGENT_NAME: 'scheduler-service' }, 30_000);
   assert.equal(byHand.code, 1);
   assert.match(byHand.stderr, /scheduler-service\.lock cannot be used: it is a file/);
 });
 
 test('a lock with a corrupt owner record is waited out, then taken; one of another host is left alone', { timeout: 120_000 }, async () => {
   const k = await kit({ LOCK_STALE_MS: '4000' });
-  const locks = path.join(k.logsDir, 'run', 'locks');
+  const locks = path.join(k.logsDir, 'run', 'kit-locks');
   mkdirSync(path.join(locks, 'scheduler-service.lock'), { recursive: true });
   writeFileSync(path.join(locks, 'scheduler-service.owner.json'), '{"pid": "garbage');
   const unknown = await agentState(k, 'scheduler-service');

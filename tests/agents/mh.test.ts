@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { isAlive } from 'astro-cluster-kit/core';
+import { isAlive, isZombie } from 'astro-cluster-kit/core';
 import { agentScripts, agentKits, agentState, readAgentLog, status } from '../helpers/agents.js';
 import { repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,10 +26,12 @@ test('mh start runs every agent under the supervisor; a second start says alread
     assert.equal(agent.state, 'running', agent.name);
     assert.ok(agent.pid && isAlive(agent.pid));
     assert.ok(agent.since && !Number.isNaN(Date.parse(agent.since)));
-    assert.equal(agent.lock, path.join(k.logsDir, 'run', 'locks', `${agent.name}.lock`));
+    assert.equal(agent.lock, path.join(k.logsDir, 'run', 'kit-locks', `${agent.name}.lock`));
   }
+  // The lock is its holder's, which records the agent it started.
   const owner = k.lockOwner('scheduler-service');
-  assert.equal(owner?.pid, pid);
+  assert.equal(owner?.child?.pid, pid);
+  assert.notEqual(owner?.pid, pid);
   assert.ok(owner?.host && owner.startTicks, 'the lock records host and process start time');
 
   const again = await k.run('mh', ['start', 'scheduler-service']);
@@ -38,7 +40,7 @@ test('mh start runs every agent under the supervisor; a second start says alread
   assert.deepEqual(k.processesRunning(agentScripts['scheduler-service']), [pid]);
 
   await waitFor('heartbeats in the log', () => readAgentLog(k, 'scheduler-service').filter((l) => l.text.startsWith('job heartbeat ran')).length >= 2);
-  assert.ok(readAgentLog(k, 'scheduler-service').every((line) => line.pid === pid && line.at > 0), 'timestamped lines from the one agent');
+  assert.ok(readAgentLog(k, 'scheduler-service').every((line) => (line.pid === pid || line.pid === owner?.pid) && line.at > 0), 'timestamped lines from the one agent and its holder');
 
   const table = await k.run('mh', ['status']);
   assert.match(table.stdout, /AGENT\s+STATE\s+PID\s+SINCE\s+RESTARTS\s+LOCK/);
@@ -61,8 +63,9 @@ test('mh stop --all stops agents and supervisor by their verified pids; a namesa
     assert.ok(isAlive(namesake.pid!), 'the namesake process still runs');
     const after = await status(k);
     assert.ok(after.agents.every((a) => a.state === 'stopped') && after.supervisor.state === 'stopped');
-    assert.ok(!existsSync(path.join(k.logsDir, 'run', 'locks', 'scheduler-service.lock')), 'the lock is released');
-    const log = readAgentLog(k, 'scheduler-service').map((l) => l.text);
+    assert.ok(!existsSync(path.join(k.logsDir, 'run', 'kit-locks', 'scheduler-service.lock')), 'the lock is released');
+    const agentPid = before.agents.find((a) => a.name === 'scheduler-service')!.pid;
+    const log = readAgentLog(k, 'scheduler-service').filter((l) => l.pid === agentPid).map((l) => l.text);
     assert.ok(log.includes('SIGTERM: stopping after the current unit of work') && log.at(-1) === 'stopped', log.join('\n'));
 
     const again = await k.run('mh', ['stop', '--all']);
@@ -84,14 +87,14 @@ test('a pid recorded in a lock but now reused by another process is never signal
     assert.equal((await k.run('mh', ['stop', 'scheduler-service', '--force'])).code, 0);
     await waitFor('the agent to exit', () => !isAlive(agentPid));
     const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
-    const locks = path.join(k.logsDir, 'run', 'locks');
+    const locks = path.join(k.logsDir, 'run', 'kit-locks');
     const owner = JSON.parse(readFileSync(path.join(locks, 'scheduler-service.owner.json'), 'utf8'));
     writeFileSync(path.join(locks, 'scheduler-service.owner.json'), JSON.stringify({ ...owner, pid: stranger.pid }));
     mkdirSync(path.join(locks, 'scheduler-service.lock'));
 
     const stopped = await k.run('mh', ['stop', 'scheduler-service']);
     assert.equal(stopped.code, 0, stopped.output);
-    assert.match(stopped.stdout, new RegExp(`scheduler-service was not running \\(removed the lock left by pid ${stranger.pid}\\)`));
+    assert.match(stopped.stdout, new RegExp(`scheduler-service was not running \\(removed the lock left by pid ${stranger.pid}\\)`), stopped.output);
     assert.ok(isAlive(stranger.pid!), 'the stranger was not signalled');
     assert.ok(!existsSync(path.join(locks, 'scheduler-service.lock')));
   } finally {
@@ -108,14 +111,15 @@ test('a stop that SIGTERM cannot end escalates to SIGKILL after --timeout; --for
   assert.equal(slow.code, 0, slow.output);
   assert.match(slow.stdout, /still running after 1 s: SIGKILL/);
   assert.match(slow.stdout, new RegExp(`killed scheduler-service \\(pid ${frozen}\\)`));
-  assert.ok(!isAlive(frozen));
+  // Killed along with its holder, it is reaped by whoever adopts it: dead, if perhaps not yet gone from the table.
+  await waitFor('the frozen agent to be dead', () => !isAlive(frozen) || isZombie(frozen));
   assert.equal((await agentState(k, 'scheduler-service')).state, 'stopped');
 
   assert.equal((await k.run('mh', ['start', 'scheduler-service'])).code, 0);
   const next = (await agentState(k, 'scheduler-service')).pid!;
   const forced = await k.run('mh', ['stop', 'scheduler-service', '--force']);
   assert.match(forced.stdout, new RegExp(`killed scheduler-service \\(pid ${next}\\)`));
-  assert.ok(!existsSync(path.join(k.logsDir, 'run', 'locks', 'scheduler-service.lock')));
+  assert.ok(!existsSync(path.join(k.logsDir, 'run', 'kit-locks', 'scheduler-service.lock')));
 });
 
 test('mh start --restart replaces a running agent with a new process', { timeout: 60_000 }, async () => {

@@ -17,7 +17,7 @@ function config(content: unknown): string {
 test('the reference deployment declares scheduler-service, audio-organizer, task-runner and pm2-monitor in astro-cluster.config.json, scripts resolved from the root', async () => {
   const agents = await loadAgents(path.join(repoRoot, 'astro-cluster.config.json'));
   assert.deepEqual(agents.map((a) => a.name), ['scheduler-service', 'audio-organizer', 'task-runner', 'pm2-monitor']);
-  for (const agent of agents) assert.ok(path.isAbsolute(agent.script) && agent.script.startsWith(path.join(repoRoot, 'apps', 'agents', 'src')));
+  for (const agent of agents) assert.ok(agent.script && path.isAbsolute(agent.script) && agent.script.startsWith(path.join(repoRoot, 'apps', 'agents', 'src')) && agent.command.at(-1) === agent.script);
 });
 
 test('adding an agent is adding an entry; unset restart settings take the defaults', async () => {

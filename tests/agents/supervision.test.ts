@@ -62,5 +62,5 @@ test('a crashed agent comes back by itself; one that keeps crashing is left fail
 });
 
 function supervisorRecord(): { updatedAt: string } {
-  return JSON.parse(readFileSync(path.join(kit.logsDir, 'run', 'agents', 'supervisor.json'), 'utf8'));
+  return JSON.parse(readFileSync(path.join(kit.logsDir, 'run', 'kit-state', 'supervisor.json'), 'utf8'));
 }

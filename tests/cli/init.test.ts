@@ -353,3 +353,44 @@ test('the command: --yes prints each action and the next steps; a second run is 
   assert.match(second.stdout, /ecosystem\.config\.js is up to date/);
   assert.match(second.stdout, /Everything is up to date/);
 });
+
+test('an executable bin/mh stays the agents\' launcher: agents.launcher runs its commands instead of an empty agents.list', async () => {
+  const mh = '#!/usr/bin/env bash\necho "mh $*"\n';
+  const root = await makeRepo({ files: { 'bin/mh': mh } });
+  await chmod(path.join(root, 'bin', 'mh'), 0o755);
+  const { result, lines } = await init(root);
+
+  assert.equal(result.agents, 'launcher');
+  const config = JSON.parse(read(root, 'astro-cluster.config.json'));
+  assert.deepEqual(config.agents, { launcher: { start: './bin/mh start --restart', stop: './bin/mh agent stop --all' } });
+  assert.deepEqual(readSettings({ ASTRO_CLUSTER_ROOT: root }).agentsLauncher, config.agents.launcher);
+  assert.ok(result.plan.some((line) => line.startsWith('write astro-cluster.config.json (agents.launcher: bin/mh')), result.plan.join('\n'));
+  assert.ok(lines.some((line) => line.startsWith('wrote astro-cluster.config.json (agents.launcher: bin/mh')), lines.join('\n'));
+  assert.equal(read(root, 'bin/mh'), mh, 'bin/mh itself is left alone');
+
+  const before = snapshot(root);
+  assert.deepEqual((await init(root, { yes: false })).result.plan, [], 'a second run changes nothing');
+  assert.deepEqual(snapshot(root), before);
+});
+
+test('a bin/mh that is not executable, or is the kit\'s own front, is no launcher: agents.list as usual', async () => {
+  const plain = await makeRepo({ files: { 'bin/mh': '#!/bin/sh\necho mh\n' } });
+  await chmod(path.join(plain, 'bin', 'mh'), 0o644);
+  assert.equal((await init(plain)).result.agents, 'list');
+  assert.deepEqual(JSON.parse(read(plain, 'astro-cluster.config.json')).agents, { list: [] });
+
+  // The reference deployment's bin/mh calls `astro-cluster agents`: as a launcher it would only call the kit back.
+  const front = await makeRepo({ files: { 'bin/mh': read(repoRoot, 'bin/mh') } });
+  await chmod(path.join(front, 'bin', 'mh'), 0o755);
+  assert.equal((await init(front)).result.agents, 'list');
+  assert.deepEqual(JSON.parse(read(front, 'astro-cluster.config.json')).agents, { list: [] });
+});
+
+test('the command with --yes takes the launcher form and says so', async () => {
+  const root = await makeRepo({ files: { 'bin/mh': '#!/usr/bin/env bash\nexit 0\n' } });
+  await chmod(path.join(root, 'bin', 'mh'), 0o755);
+  const run = await exec(process.execPath, [kitBin, '--root', root, 'init', '--yes'], { ...process.env, FORCE_COLOR: '0' }, 120_000);
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.stdout, /wrote astro-cluster\.config\.json \(agents\.launcher: bin\/mh stays the agents' launcher, run as \.\/bin\/mh start --restart and \.\/bin\/mh agent stop --all\)/);
+  assert.deepEqual(JSON.parse(read(root, 'astro-cluster.config.json')).agents.launcher, { start: './bin/mh start --restart', stop: './bin/mh agent stop --all' });
+});

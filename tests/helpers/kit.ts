@@ -106,9 +106,9 @@ export class TestKit {
   }
 
   /** The owner record of an agent's lock, if any. */
-  lockOwner(name: string): { pid: number; startTicks: number | null; host: string } | undefined {
+  lockOwner(name: string): { pid: number; startTicks: number | null; host: string; child?: { pid: number; startTicks: number | null } } | undefined {
     try {
-      return JSON.parse(readFileSync(path.join(this.logsDir, 'run', 'locks', `${name}.owner.json`), 'utf8'));
+      return JSON.parse(readFileSync(path.join(this.logsDir, 'run', 'kit-locks', `${name}.owner.json`), 'utf8'));
     } catch {
       return undefined;
     }

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { runAgent } from 'astro-cluster-kit/agents';
 import { AudioOrganizer } from './audio/organizer.js';
 
-await runAgent('audio-organizer', async (agent) => {
+await runAgent(async (agent) => {
   const { audioInbox: inbox, audioLibrary: library, audioSettleMs: settleMs } = agent.settings;
   await mkdir(inbox, { recursive: true });
   const organizer = new AudioOrganizer({

@@ -3,4 +3,4 @@
 import { runAgent } from 'astro-cluster-kit/agents';
 import { Pm2Monitor } from 'astro-cluster-kit/monitor';
 
-await runAgent('pm2-monitor', (agent) => new Pm2Monitor(agent).run());
+await runAgent((agent) => new Pm2Monitor(agent).run());

@@ -7,7 +7,7 @@ import { rotateLogs } from 'astro-cluster-kit/logs';
 import { loadJobs, type Job } from './scheduler/config.js';
 import { cleanup, heartbeat } from './scheduler/jobs.js';
 
-await runAgent('scheduler-service', async (agent) => {
+await runAgent(async (agent) => {
   const startedAt = Date.now();
   const jobs = await loadJobs(agent.settings.schedulerConfig);
   agent.log(`jobs: ${jobs.map((job) => `${job.name} every ${job.everyMs} ms`).join(', ')}`);

@@ -1,18 +1,23 @@
-import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { errors, pollUntil, tailLines, type Reporter, type Settings } from '../core/index.cjs';
 import { agentLogFile } from './agent-log.js';
 import { inspectLock, isSameProcess, lockPaths, removeAbandonedLock, type LockOwner, type LockState } from './lock.js';
 import { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';
+import { endGroup, signalGroup } from './process-group.js';
+import { spawnSupervisor } from './revive.js';
 import { readDesired, readSupervisorRecord, stateFiles, updateDesired, type AgentRecord } from './state-files.js';
 
 /** What `mh status` shows for one agent (and for the supervisor). */
 export interface AgentStatus {
   name: string;
   description: string;
-  state: 'running' | 'starting' | 'restarting' | 'failed' | 'stopped' | 'unresponsive' | 'unknown';
+  state: 'running' | 'starting' | 'restarting' | 'failed' | 'stopped' | 'skipped' | 'unresponsive' | 'unknown';
+  /** Agents do background work; services (a tunnel, a voice server) are shown apart. */
+  kind: 'agent' | 'service' | 'supervisor';
+  /** The agent's own process (the command its lock holder started). */
   pid: number | null;
+  /** The kit's lock holder around it, which holds the lock and which `stop` signals. */
+  holder?: number;
   /** Since when it is in this state (for a running agent: when it took its lock). */
   since: string | null;
   restarts: number;
@@ -27,12 +32,11 @@ export interface AgentsStatus {
   agents: AgentStatus[];
 }
 
-const supervisorScript = fileURLToPath(new URL('./supervisor-main.js', import.meta.url));
 
 export async function agentsStatus(settings: Settings): Promise<AgentsStatus> {
   const specs = await loadAgents(settings.agentsConfig);
   const record = await readSupervisorRecord(stateFiles(settings.logsDir).supervisor);
-  const supervisor = await statusOf(settings, { name: supervisorName, description: 'keeps the wanted agents running' }, undefined, false);
+  const supervisor = await statusOf(settings, { name: supervisorName, description: 'keeps the wanted agents running', kind: 'supervisor' }, undefined, false);
   const supervised = supervisor.state === 'running';
   const agents = await Promise.all(specs.map((spec) => statusOf(settings, spec, record?.agents[spec.name], supervised)));
   return { supervisor, agents };
@@ -40,15 +44,16 @@ export async function agentsStatus(settings: Settings): Promise<AgentsStatus> {
 
 async function statusOf(
   settings: Settings,
-  spec: Pick<AgentSpec, 'name' | 'description'>,
+  spec: Pick<AgentSpec, 'name' | 'description'> & { kind: AgentStatus['kind'] },
   record: AgentRecord | undefined,
   supervised: boolean,
 ): Promise<AgentStatus> {
-  const paths = lockPaths(settings.logsDir, spec.name);
+  const paths = lockPaths(settings.agentsLocksDir, spec.name);
   const lock = await inspectLock(paths, settings.lockStaleMs);
   const base = {
     name: spec.name,
     description: spec.description,
+    kind: spec.kind,
     restarts: record?.restarts ?? 0,
     lock: paths.dir,
     log: agentLogFile(settings.logsDir, spec.name),
@@ -56,7 +61,14 @@ async function statusOf(
   const lastExit = record?.lastExit ? `last exit: ${record.lastExit.signal ?? `code ${record.lastExit.code}`} at ${record.lastExit.at}` : undefined;
   switch (lock.kind) {
     case 'held':
-      return { ...base, state: 'running', pid: lock.owner.pid, since: lock.owner.startedAt, ...(lock.owner.host !== os.hostname() && { detail: `on ${lock.owner.host}` }) };
+      return {
+        ...base,
+        state: 'running',
+        pid: lock.owner.child?.pid ?? lock.owner.pid,
+        ...(lock.owner.child && { holder: lock.owner.pid }),
+        since: lock.owner.startedAt,
+        ...(lock.owner.host !== os.hostname() && { detail: `on ${lock.owner.host}` }),
+      };
     case 'stale':
       if (lock.owner && isSameProcess(lock.owner)) {
         return { ...base, state: 'unresponsive', pid: lock.owner.pid, since: lock.owner.startedAt, detail: `lock not refreshed for ${Math.round(lock.ageMs / 1000)} s` };
@@ -68,6 +80,7 @@ async function statusOf(
     default:
       break;
   }
+  if (record?.state === 'skipped') return { ...base, state: 'skipped', pid: null, since: record.since, ...(record.reason && { detail: record.reason }) };
   if (record?.state === 'failed') {
     return { ...base, state: 'failed', pid: null, since: record.since, detail: [record.reason, lastExit].filter(Boolean).join('; ') };
   }
@@ -81,9 +94,12 @@ async function statusOf(
 
 export interface StartResult {
   name: string;
-  pid: number;
+  /** The agent's process; null for an optional service that was skipped. */
+  pid: number | null;
   /** It was running before this start. */
   already: boolean;
+  /** An optional service whose command is missing: reported, not started. */
+  skipped?: boolean;
 }
 
 /** The agents desired.json says should run: what a boot starts. */
@@ -108,6 +124,7 @@ export async function startAgents(settings: Settings, names: string[], options: 
 
   const files = stateFiles(settings.logsDir);
   const desired = await updateDesired(files.desired, (wanted) => {
+    delete wanted.suspended;
     for (const spec of specs) {
       const generation = (wanted.agents[spec.name]?.generation ?? 0) + 1;
       wanted.agents[spec.name] = { run: true, generation, changedAt: new Date().toISOString() };
@@ -120,17 +137,27 @@ export async function startAgents(settings: Settings, names: string[], options: 
   for (const spec of specs) {
     const generation = desired.agents[spec.name]?.generation ?? 0;
     const { value: outcome } = await pollUntil(
-      async (): Promise<{ owner: LockOwner } | { failed: AgentRecord } | undefined> => {
+      async (): Promise<{ owner: LockOwner } | { failed: AgentRecord } | { skipped: AgentRecord } | undefined> => {
         const state = await lockStateOf(settings, spec.name);
-        if (state.kind === 'held') return { owner: state.owner };
+        // A lock holder's agent runs once the holder has recorded the command it started, and that has
+        // lasted a moment: a command that dies at once is retried by the supervisor until it runs or fails.
+        if (state.kind === 'held' && (!state.owner.holder || (state.owner.child && Date.now() - Date.parse(state.owner.startedAt) >= SETTLE_MS))) {
+          return { owner: state.owner };
+        }
         // A supervisor that had nothing left to run may have been on its way out when we poked it.
         await ensureSupervisor(settings, report, false);
         // Only a verdict reached after this start counts: an older `failed` is cleared by it.
         const record = (await readSupervisorRecord(files.supervisor))?.agents[spec.name];
-        return record && record.generation >= generation && record.state === 'failed' ? { failed: record } : undefined;
+        if (!record || record.generation < generation) return undefined;
+        return record.state === 'failed' ? { failed: record } : record.state === 'skipped' ? { skipped: record } : undefined;
       },
       { timeoutMs, intervalMs: 100 },
     );
+    if (outcome && 'skipped' in outcome) {
+      report.warn(`${spec.name} skipped: ${outcome.skipped.reason ?? 'its command is missing'}`);
+      results.push({ name: spec.name, pid: null, already: false, skipped: true });
+      continue;
+    }
     if (!outcome || 'failed' in outcome) {
       const why = outcome
         ? `${spec.name} failed to start and was left stopped: ${outcome.failed.reason ?? 'see its log'}`
@@ -140,11 +167,15 @@ export async function startAgents(settings: Settings, names: string[], options: 
     const { owner } = outcome;
     const previous = before.get(spec.name);
     const already = previous?.kind === 'held' && previous.owner.pid === owner.pid;
-    report.done(already ? `${spec.name} already running (pid ${owner.pid})` : `started ${spec.name} (pid ${owner.pid})`);
-    results.push({ name: spec.name, pid: owner.pid, already });
+    const pid = owner.child?.pid ?? owner.pid;
+    report.done(already ? `${spec.name} already running (pid ${pid})` : `started ${spec.name} (pid ${pid})`);
+    results.push({ name: spec.name, pid, already });
   }
   return results;
 }
+
+/** How long a just-started command must have run before `start` reports it started. */
+const SETTLE_MS = 1000;
 
 export interface StopResult {
   name: string;
@@ -170,13 +201,16 @@ export async function stopAgents(
   const known = await loadAgents(settings.agentsConfig);
   const specs = names === 'all' ? known : pickAgents(known, names);
   // A shutdown (bin/startup halt) stops the processes but keeps them wanted: the next boot brings them back.
-  if (!options.keepWanted) {
-    await updateDesired(stateFiles(settings.logsDir).desired, (desired) => {
-      for (const spec of specs) {
-        desired.agents[spec.name] = { run: false, generation: desired.agents[spec.name]?.generation ?? 0, changedAt: new Date().toISOString() };
-      }
-    });
-  }
+  // Meanwhile no holder may revive the supervisor (suspended, until the next start).
+  await updateDesired(stateFiles(settings.logsDir).desired, (desired) => {
+    if (options.keepWanted) {
+      desired.suspended = true;
+      return;
+    }
+    for (const spec of specs) {
+      desired.agents[spec.name] = { run: false, generation: desired.agents[spec.name]?.generation ?? 0, changedAt: new Date().toISOString() };
+    }
+  });
   const agents = () => Promise.all(specs.map((spec) => stopAndReport(settings, spec.name, options, report)));
   if (names !== 'all') {
     const results = await agents();
@@ -217,11 +251,15 @@ async function stopAndReport(
 }
 
 async function stopOne(settings: Settings, name: string, options: { timeoutMs: number; force: boolean }, report: Reporter): Promise<StopResult> {
-  const paths = lockPaths(settings.logsDir, name);
+  const paths = lockPaths(settings.agentsLocksDir, name);
   const state = await inspectLock(paths, settings.lockStaleMs);
   if (state.kind === 'free') return { name, outcome: 'not-running' };
   if (state.kind === 'abandoned' || (state.kind === 'stale' && state.owner && !isSameProcess(state.owner))) {
+    // A holder that died (SIGKILL) may have left its command running, without a lock: that goes too.
+    const orphan = state.owner?.host === os.hostname() ? state.owner.child : undefined;
+    const ended = orphan ? await endGroup(orphan, options.force ? 0 : options.timeoutMs) : 'gone';
     await removeAbandonedLock(paths, settings.lockStaleMs);
+    if (orphan && ended !== 'gone') return { name, outcome: ended, pid: orphan.pid, note: `its lock holder had died` };
     return { name, outcome: 'not-running', note: `removed the lock left by pid ${state.owner?.pid}` };
   }
   if (state.kind === 'unknown-owner' || state.kind === 'unusable') throw errors.lockUnusable(paths.dir, `${state.reason}; not signalling anyone`);
@@ -232,20 +270,27 @@ async function stopOne(settings: Settings, name: string, options: { timeoutMs: n
   const began = Date.now();
   let outcome: StopResult['outcome'] = options.force ? 'killed' : 'stopped';
   const patienceMs = options.force ? 5000 : options.timeoutMs;
-  signal(owner, options.force ? 'SIGKILL' : 'SIGTERM');
+  // A holder ends its command's process group on SIGTERM; a SIGKILL it cannot pass on, so the group gets it too.
+  const kill = () => {
+    signal(owner, 'SIGKILL');
+    if (owner.child) signalGroup(owner.child, 'SIGKILL');
+  };
+  if (options.force) kill();
+  else signal(owner, 'SIGTERM');
   if (!(await gone(owner, patienceMs))) {
     report.warn(`${name} (pid ${owner.pid}) still running after ${patienceMs / 1000} s: SIGKILL`);
-    signal(owner, 'SIGKILL');
+    kill();
     if (!(await gone(owner, 5000))) throw errors.agentNotStopped(name, owner.pid, 5);
     outcome = 'killed';
   }
+  if (owner.child && (await endGroup(owner.child, 5000)) === 'killed') outcome = 'killed';
   // A killed process cannot release its lock: remove it, now that its holder is verifiably dead.
   await removeAbandonedLock(paths, settings.lockStaleMs);
   const after = await inspectLock(paths, settings.lockStaleMs);
   if (after.kind !== 'free' && !(after.kind === 'held' && after.owner.pid !== owner.pid)) {
     throw errors.lockUnusable(paths.dir, `still ${after.kind} after pid ${owner.pid} exited`);
   }
-  return { name, outcome, pid: owner.pid, ms: Date.now() - began };
+  return { name, outcome, pid: owner.child?.pid ?? owner.pid, ms: Date.now() - began };
 }
 
 /** Signals the owner only while its pid still names the same process. */
@@ -271,8 +316,7 @@ async function ensureSupervisor(settings: Settings, report: Reporter, poke = tru
   const state = await lockStateOf(settings, supervisorName);
   if (state.kind === 'held') return void (poke && (await pokeSupervisor(settings)));
   const logFile = agentLogFile(settings.logsDir, supervisorName);
-  const child = spawn(process.execPath, ['--enable-source-maps', supervisorScript], { detached: true, stdio: 'ignore', env: process.env });
-  child.unref();
+  const child = spawnSupervisor(settings);
   const { value } = await pollUntil(async () => {
     const now = await lockStateOf(settings, supervisorName);
     return now.kind === 'held' ? now.owner : undefined;
@@ -289,5 +333,5 @@ async function pokeSupervisor(settings: Settings): Promise<void> {
 
 /** The state of an agent's lock (or the supervisor's) right now. */
 function lockStateOf(settings: Settings, name: string): Promise<LockState> {
-  return inspectLock(lockPaths(settings.logsDir, name), settings.lockStaleMs);
+  return inspectLock(lockPaths(settings.agentsLocksDir, name), settings.lockStaleMs);
 }

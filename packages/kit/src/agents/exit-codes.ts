@@ -8,4 +8,6 @@ export const exitCodes = {
   alreadyRunning: 3,
   /** Its lock was taken over (it was frozen past the stale window): it stopped without acting. */
   lockLost: 4,
+  /** Its command does not exist (a lock holder could not start it): retrying will not help. */
+  commandMissing: 5,
 } as const;

@@ -5,3 +5,4 @@ export { loadAgents, pickAgents, supervisorName, type AgentSpec } from './regist
 export { afterCrash, crashesInARow, defaultRestartPolicy, type RestartPolicy } from './restart-policy.js';
 export { runAgent, type AgentContext } from './runtime.js';
 export { createWaker, type Waker } from './waker.js';
+export { commandText, firstJsonValue, launcherLog, launcherStatus, readLauncher, runLauncher, type Launcher, type LauncherCommand, type LauncherRun, type LauncherStatus } from './launcher.js';

@@ -4,7 +4,7 @@ import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { errors, isAlive, logPaths, startTicks, writeFileAtomic } from '../core/index.cjs';
+import { errors, isAlive, startTicks, writeFileAtomic } from '../core/index.cjs';
 
 /**
  * One agent's lock, on proper-lockfile: a directory created with mkdir (atomic)
@@ -23,6 +23,17 @@ export interface LockOwner {
   command: string;
   /** Random per acquisition: tells this holder's owner file from the next one's. */
   token: string;
+  /** Set when the owner is the kit's lock holder (it records the command it starts in `child`). */
+  holder?: true | undefined;
+  /** The agent's command, when the holder is the kit's lock holder: what a takeover must end first. */
+  child?: ChildRecord | undefined;
+}
+
+/** A process started by a lock holder, in a process group of its own (its pid is the group's id). */
+export interface ChildRecord {
+  pid: number;
+  startTicks: number | null;
+  command: string;
 }
 
 export interface LockPaths {
@@ -34,9 +45,8 @@ export interface LockPaths {
   guard: string;
 }
 
-/** The lock of the agent `name`, under LOGS_DIR/run/locks. */
-export function lockPaths(logsDir: string, name: string): LockPaths {
-  const locksDir = logPaths(logsDir).locks;
+/** The lock of the agent `name`, in the kit's locks folder (agents.locksDir, default LOGS_DIR/run/kit-locks). */
+export function lockPaths(locksDir: string, name: string): LockPaths {
   return {
     dir: path.join(locksDir, `${name}.lock`),
     owner: path.join(locksDir, `${name}.owner.json`),
@@ -114,6 +124,8 @@ export interface HeldLock {
    * window: call it right before acting.
    */
   verify(): boolean;
+  /** Records the command the holder started (its pid is its process group), for `status` and for the next holder. */
+  setChild(child: ChildRecord): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -123,6 +135,12 @@ export interface AcquireOptions {
   staleMs: number;
   /** Called at most once, when proper-lockfile finds the lock compromised. */
   onLost: (reason: string) => void;
+  /** Take it again under this token (a holder whose lock folder vanished: its command already knows the token). */
+  token?: string;
+  /** The holder's command, already running, to record at once. */
+  child?: ChildRecord;
+  /** The owner is a lock holder, which records its command once started. */
+  holder?: boolean;
 }
 
 /**
@@ -170,20 +188,21 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
       startedAt: new Date().toISOString(),
       startTicks: startTicks(process.pid) ?? null,
       command: process.argv.join(' '),
-      token: randomBytes(8).toString('hex'),
+      token: options.token ?? randomBytes(8).toString('hex'),
+      ...(options.holder && { holder: true as const }),
+      ...(options.child && { child: options.child }),
     };
     await writeFileAtomic(paths.owner, `${JSON.stringify(owner, null, 2)}\n`);
 
     return {
       paths,
       owner,
+      async setChild(child) {
+        owner.child = child;
+        if (!lost && ownsRecord(paths.owner, owner.token)) await writeFileAtomic(paths.owner, `${JSON.stringify(owner, null, 2)}\n`);
+      },
       verify() {
-        if (lost) return false;
-        try {
-          if (ownsRecord(paths.owner, owner.token) && Date.now() - statSync(paths.dir).mtimeMs < staleMs / 2) return true;
-        } catch {
-          // The lock directory is gone.
-        }
+        if (!lost && holdsLock(paths, owner.token, staleMs)) return true;
         lost = true;
         return false;
       },
@@ -225,6 +244,7 @@ export async function readOwner(file: string): Promise<LockOwner> {
   ) {
     throw new Error('not an owner record of this kit');
   }
+  const child = data.child as Partial<ChildRecord> | undefined;
   return {
     name: String(data.name ?? ''),
     pid: data.pid,
@@ -233,7 +253,24 @@ export async function readOwner(file: string): Promise<LockOwner> {
     startTicks: typeof data.startTicks === 'number' ? data.startTicks : null,
     command: String(data.command ?? ''),
     token: data.token,
+    ...(data.holder === true && { holder: true as const }),
+    ...(child && typeof child.pid === 'number' && Number.isInteger(child.pid) && child.pid > 0 && {
+      child: { pid: child.pid, startTicks: typeof child.startTicks === 'number' ? child.startTicks : null, command: String(child.command ?? '') },
+    }),
   };
+}
+
+/**
+ * Whether the lock named by `paths` is still held under `token` and fresh
+ * enough that nobody can take it over for at least half the stale window:
+ * what an agent run by the kit's lock holder checks before each unit of work.
+ */
+export function holdsLock(paths: LockPaths, token: string, staleMs: number): boolean {
+  try {
+    return ownsRecord(paths.owner, token) && Date.now() - statSync(paths.dir).mtimeMs < staleMs / 2;
+  } catch {
+    return false;
+  }
 }
 
 function ownsRecord(file: string, token: string): boolean {

@@ -2,7 +2,7 @@ import { describe, readSettings, stackOf, type Settings } from '../core/index.cj
 import { audit, openEventLog, type EventLog } from '../events/index.js';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
-import { acquireLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
+import { acquireLock, holdsLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
 import { createWaker, type Waker } from './waker.js';
 
 export interface AgentContext {
@@ -27,16 +27,33 @@ export interface AgentContext {
   waker(): Waker;
 }
 
+type AgentBody = (agent: AgentContext) => Promise<void>;
+
 /**
- * The life of every singleton agent: take the lock before any work (exit at
- * once when another process holds it), keep it fresh, exit without acting if
- * it is lost, and on SIGTERM/SIGINT finish the current unit of work, release
- * and exit. Logs go to LOGS_DIR/agents/NAME.log with timestamps.
+ * The life of an agent that wants to check its lock before each unit of
+ * work. Under `astro-cluster agents` its name comes from the config
+ * (AGENT_NAME) and the kit's lock holder holds the lock: each unit first
+ * checks that the lock is still the holder's. Run by hand, it takes the lock
+ * itself (exit at once when another process holds it), keeps it fresh, and
+ * exits without acting if it is lost. On SIGTERM/SIGINT it finishes the
+ * current unit of work, releases and exits. Logs go to
+ * LOGS_DIR/agents/NAME.log with timestamps.
  */
-export async function runAgent(name: string, body: (agent: AgentContext) => Promise<void>): Promise<never> {
+export async function runAgent(body: AgentBody): Promise<never>;
+/** The same, named in the code as well: the name must then match the config's. */
+export async function runAgent(name: string, body: AgentBody): Promise<never>;
+export async function runAgent(first: string | AgentBody, second?: AgentBody): Promise<never> {
+  const body = (typeof first === 'function' ? first : second) as AgentBody;
+  const fromEnv = process.env.AGENT_NAME;
+  const name = typeof first === 'string' ? first : fromEnv;
+  if (!name || (typeof first === 'string' && fromEnv && fromEnv !== first)) {
+    const problem = name ? `this agent calls itself ${first} but the config names it ${fromEnv}` : 'it has no name: AGENT_NAME is not set';
+    console.error(`${problem}. Start it with \`astro-cluster agents start NAME\` (its name comes from agents.list), or by hand with AGENT_NAME=NAME.`);
+    process.exit(exitCodes.crashed);
+  }
   const settings = readSettings();
   const log = openAgentLog(settings.logsDir, name);
-  const paths = lockPaths(settings.logsDir, name);
+  const paths = lockPaths(settings.agentsLocksDir, name);
   // Agents run detached from any terminal: a SIGHUP (the supervisor's "look now") must not end them.
   process.on('SIGHUP', () => undefined);
   // Whatever escapes goes to the agent's log, not to a stdout nobody reads; then the agent exits as crashed.
@@ -53,9 +70,13 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
     process.exit(exitCodes.lockLost);
   };
 
-  let lock: HeldLock;
+  // Under the kit's lock holder the lock is the holder's: this agent only checks it.
+  const token = process.env.ASTRO_CLUSTER_LOCK_TOKEN;
+  let lock: Pick<HeldLock, 'verify' | 'release'>;
   try {
-    lock = await acquireLock({ paths, name, staleMs: settings.lockStaleMs, onLost: lost });
+    lock = token
+      ? { verify: () => holdsLock(paths, token, settings.lockStaleMs), release: async () => undefined }
+      : await acquireLock({ paths, name, staleMs: settings.lockStaleMs, onLost: lost });
   } catch (error) {
     if (error instanceof LockHeldError) {
       log(`not started: the lock is ${error.message}`);
@@ -66,7 +87,7 @@ export async function runAgent(name: string, body: (agent: AgentContext) => Prom
     console.error(`${name}: ${(error as Error).message}`);
     process.exit(exitCodes.crashed);
   }
-  log(`started (lock ${paths.dir})`);
+  log(token ? `started under the kit's lock holder (lock ${paths.dir})` : `started (lock ${paths.dir})`);
 
   const controller = new AbortController();
   const stop = (signal: string) => {

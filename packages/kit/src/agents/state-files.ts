@@ -4,7 +4,7 @@ import lockfile from 'proper-lockfile';
 import { logPaths, readJsonFile, writeFileAtomic } from '../core/index.cjs';
 
 /**
- * Two small JSON files under LOGS_DIR/run/agents:
+ * Two small JSON files under LOGS_DIR/run/kit-state:
  * - desired.json, written by bin/mh: which agents should run. Each `mh start`
  *   bumps the agent's generation, which tells the supervisor to forget an
  *   earlier `failed`.
@@ -13,9 +13,12 @@ import { logPaths, readJsonFile, writeFileAtomic } from '../core/index.cjs';
  */
 export interface Desired {
   agents: Record<string, { run: boolean; generation: number; changedAt: string }>;
+  /** A halt (the boot unit's stop) is stopping everything: holders must not bring the supervisor back meanwhile. */
+  suspended?: boolean;
 }
 
-export type AgentRunState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
+/** `skipped`: an optional service whose command is missing. */
+export type AgentRunState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped' | 'skipped';
 
 export interface AgentRecord {
   state: AgentRunState;

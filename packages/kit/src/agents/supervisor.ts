@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import readline from 'node:readline';
-import { configFileName } from '../core/index.cjs';
+import { fileURLToPath } from 'node:url';
 import { openAgentLog } from './agent-log.js';
+import { commandPath, findExecutable } from './command-path.js';
 import { exitCodes } from './exit-codes.js';
 import { inspectLock, lockPaths, type LockState } from './lock.js';
 import type { AgentSpec } from './registry.js';
@@ -17,6 +17,7 @@ interface Running {
 }
 
 const RECONCILE_EVERY_MS = 500;
+const holderScript = fileURLToPath(new URL('./holder-main.js', import.meta.url));
 
 /**
  * Keeps the wanted agents running: starts them, restarts a crashed one with
@@ -66,9 +67,9 @@ export class Supervisor {
       const record = this.#records.get(spec.name)!;
       const wish = desired.agents[spec.name];
       if (wish && wish.generation !== record.generation) {
-        // A new `mh start`: whatever failed before gets a fresh set of tries.
+        // A new `mh start`: whatever failed (or was skipped) before gets a fresh set of tries.
         record.generation = wish.generation;
-        if (wish.run && record.state === 'failed') this.#set(record, 'stopped');
+        if (wish.run && (record.state === 'failed' || record.state === 'skipped')) this.#set(record, 'stopped');
         record.crashesInARow = 0;
       }
       if (!wish?.run) {
@@ -83,10 +84,10 @@ export class Supervisor {
   }
 
   async #keepRunning(spec: AgentSpec, record: AgentRecord): Promise<void> {
-    if (record.state === 'failed') return;
+    if (record.state === 'failed' || record.state === 'skipped') return;
     if (record.state === 'restarting' && record.nextRestartAt && Date.parse(record.nextRestartAt) > Date.now()) return;
 
-    const lock = await inspectLock(lockPaths(this.#agent.settings.logsDir, spec.name), this.#agent.settings.lockStaleMs);
+    const lock = await inspectLock(lockPaths(this.#agent.settings.agentsLocksDir, spec.name), this.#agent.settings.lockStaleMs);
     const running = this.#children.get(spec.name);
     if (lock.kind === 'held') {
       // Ours once it took its lock, or another process's (started by hand, or by an earlier supervisor): adopted.
@@ -94,7 +95,7 @@ export class Supervisor {
       return;
     }
     if (lock.kind === 'unusable') {
-      record.reason = `its lock ${lockPaths(this.#agent.settings.logsDir, spec.name).dir} cannot be used: ${lock.reason}`;
+      record.reason = `its lock ${lockPaths(this.#agent.settings.agentsLocksDir, spec.name).dir} cannot be used: ${lock.reason}`;
       this.#agent.log(`${spec.name}: ${record.reason}: left stopped as failed`);
       return this.#set(record, 'failed', null);
     }
@@ -127,14 +128,15 @@ export class Supervisor {
   }
 
   #start(spec: AgentSpec, record: AgentRecord): void {
-    if (!existsSync(spec.script)) {
-      record.reason = `${spec.script} does not exist (see agents.list in ${configFileName})`;
-      this.#agent.log(`${spec.name}: ${record.reason}`);
-      this.#set(record, 'failed', null);
+    const { settings } = this.#agent;
+    // A missing command will not appear by retrying: an optional service is skipped, anything else fails at once.
+    if (!findExecutable(spec.command[0]!, spec.cwd, commandPath(settings.root, spec.env.PATH ?? process.env.PATH))) {
+      this.#missing(spec, record);
       return;
     }
-    const child = spawn(process.execPath, [...scriptRunner(spec.script), spec.script], {
-      cwd: this.#agent.settings.root,
+    // Each agent runs inside a lock holder, which takes the lock and starts the command in a process group of its own.
+    const child = spawn(process.execPath, ['--enable-source-maps', holderScript], {
+      cwd: settings.root,
       env: { ...process.env, AGENT_NAME: spec.name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -164,6 +166,8 @@ export class Supervisor {
     if (!wanted || this.#agent.signal.aborted) {
       this.#agent.log(`${spec.name}: exited (${how}), not restarted: it is not wanted`);
       this.#set(record, 'stopped', null);
+    } else if (exit.code === exitCodes.commandMissing) {
+      this.#missing(spec, record);
     } else if (exit.code === exitCodes.alreadyRunning || exit.code === exitCodes.lockLost) {
       this.#agent.log(`${spec.name}: exited (${how}): another process holds its lock`);
       this.#set(record, 'starting', null);
@@ -172,6 +176,21 @@ export class Supervisor {
     }
     await this.#save();
     this.#waker.wake();
+  }
+
+  #missing(spec: AgentSpec, record: AgentRecord): void {
+    const what = spec.kind === 'service' ? 'service' : 'agent';
+    record.reason = `its command ${spec.command[0]} was not found (from ${spec.cwd}, on PATH)`;
+    if (record.state === 'skipped' || record.state === 'failed') return;
+    if (spec.optional) {
+      this.#agent.log(`${spec.name}: ${record.reason}: an optional ${what}, skipped`);
+      void this.#agent.audit('skipped', `${spec.name} skipped: ${record.reason}`, { agent: spec.name });
+      this.#set(record, 'skipped', null);
+    } else {
+      this.#agent.log(`${spec.name}: ${record.reason}: left stopped as failed`);
+      void this.#agent.audit('failed', `${spec.name} failed: ${record.reason}`, { agent: spec.name });
+      this.#set(record, 'failed', null);
+    }
   }
 
   #crashed(spec: AgentSpec, record: AgentRecord, exit: { code: number | null; signal: string | null }, ranForMs: number): void {
@@ -197,7 +216,7 @@ export class Supervisor {
     record.state = state;
     record.pid = pid;
     if (state !== 'restarting') delete record.nextRestartAt;
-    if (state !== 'failed') delete record.reason;
+    if (state !== 'failed' && state !== 'skipped') delete record.reason;
   }
 
   async #save(): Promise<void> {
@@ -222,9 +241,4 @@ export class Supervisor {
 
 function now(): string {
   return new Date().toISOString();
-}
-
-/** Node's flags for a script: TypeScript runs through tsx (the kit's own), so an agent always runs its current code. */
-function scriptRunner(script: string): string[] {
-  return /\.[cm]?ts$/.test(script) ? ['--enable-source-maps', '--import', import.meta.resolve('tsx')] : ['--enable-source-maps'];
 }

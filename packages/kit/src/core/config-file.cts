@@ -14,6 +14,8 @@ export interface ConfigFile {
   values: Map<string, string | string[]>;
   /** agents.list as written (the agents registry checks each entry). */
   agents: unknown[] | undefined;
+  /** agents.launcher as written: an existing launcher's commands (agents/launcher.ts checks it). */
+  launcher: unknown;
 }
 
 /** The fields the file may hold: scalar, list of strings, or raw (checked elsewhere). */
@@ -37,6 +39,8 @@ const fields: Record<string, 'scalar' | 'list' | 'raw'> = {
   'events.backend': 'scalar',
   'events.redisUrl': 'scalar',
   'agents.list': 'raw',
+  'agents.launcher': 'raw',
+  'agents.locksDir': 'scalar',
   'agents.lockStaleMs': 'scalar',
 };
 const sections = new Set(Object.keys(fields).filter((key) => key.includes('.')).map((key) => key.split('.')[0]!));
@@ -62,6 +66,7 @@ export function readConfigFile(root: string): ConfigFile | undefined {
   const problems: string[] = [];
   const values = new Map<string, string | string[]>();
   let agents: unknown[] | undefined;
+  let launcher: unknown;
   const take = (field: string, value: unknown) => {
     const kind = fields[field];
     if (kind === undefined) return problems.push(`${field}: not a setting (known: ${Object.keys(fields).filter((f) => f !== '$schema').join(', ')})`);
@@ -70,6 +75,7 @@ export function readConfigFile(root: string): ConfigFile | undefined {
         if (Array.isArray(value)) agents = value;
         else problems.push('agents.list: expected an array of agents');
       }
+      if (field === 'agents.launcher') launcher = value;
       return;
     }
     if (kind === 'list') {
@@ -92,7 +98,7 @@ export function readConfigFile(root: string): ConfigFile | undefined {
     }
   }
   if (problems.length > 0) throw errors.configInvalid(file, problems);
-  return { file, values, agents };
+  return { file, values, agents, launcher };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -133,6 +133,18 @@ export const errors = {
     ),
   siteAmbiguous: (candidates: string[]) =>
     new KitError('KIT_USAGE', `several Astro apps could be the site: ${candidates.join(', ')}.`, `Pick one with --site DIR (astro-cluster init --site ${candidates[0] ?? 'apps/web'}).`),
+  agentsNotStarted: (failed: { name: string; why: string }[]) =>
+    new KitError(
+      'KIT_AGENTS_NOT_STARTED',
+      `the web cluster runs, but these agents did not start:\n${failed.map((agent) => `  - ${agent.name}: ${agent.why}`).join('\n')}`,
+      'Fix the cause shown above, then run the command again (it leaves what runs alone); `astro-cluster status` shows the state of each.',
+    ),
+  launcherFailed: (which: string, command: string, detail: string) =>
+    new KitError(
+      'KIT_LAUNCHER_FAILED',
+      `the agents' launcher failed to ${which} (${command}):\n${detail}`,
+      'Run that command by hand in the project root to see why; agents.launcher in astro-cluster.config.json names it.',
+    ),
 } as const;
 
 /** A thrown value for a log: its stack when it has one. */

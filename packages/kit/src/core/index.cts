@@ -2,7 +2,7 @@ export { KitError, describe, errors, isKitError, stackOf } from './errors.cjs';
 export { appLogFiles, configFileName, kitPackageRoot, logPaths, pm2Home, projectRoot } from './paths.cjs';
 export { readConfigFile, type ConfigFile } from './config-file.cjs';
 export { ecosystem, webApp, workerScript } from './ecosystem.cjs';
-export { commandLine, isAlive, listeningPid, pidsHolding, startTicks } from './processes.cjs';
+export { commandLine, isAlive, isZombie, listeningPid, pidsHolding, startTicks } from './processes.cjs';
 export { appNamePattern, explicitSettings, readSettings, workerEnv, type Settings } from './settings.cjs';
 export { type Reporter } from './report.cjs';
 export { tailLines } from './log-tail.cjs';

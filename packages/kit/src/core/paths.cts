@@ -36,8 +36,9 @@ export function logPaths(logsDir: string) {
     pm2Pids: path.join(logsDir, 'pm2', 'pids'),
     agents: path.join(logsDir, 'agents'),
     run: path.join(logsDir, 'run'),
-    locks: path.join(logsDir, 'run', 'locks'),
-    agentState: path.join(logsDir, 'run', 'agents'),
+    // Folders of their own, which no other tool writes: an app's own launcher may keep its locks in run/locks.
+    locks: path.join(logsDir, 'run', 'kit-locks'),
+    agentState: path.join(logsDir, 'run', 'kit-state'),
     events: path.join(logsDir, 'run', 'events'),
     bench: path.join(logsDir, 'bench'),
   };

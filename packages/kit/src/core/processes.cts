@@ -15,6 +15,16 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** True for a process that has exited but is not reaped yet (its parent is busy, or frozen): dead for every purpose. */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 /** When the process started, in clock ticks since boot; undefined when it is gone. */
 export function startTicks(pid: number): number | undefined {
   try {

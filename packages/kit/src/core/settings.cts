@@ -51,6 +51,12 @@ export interface Settings {
   keepAliveTimeoutMs: number;
   /** WEB_MAX_MEMORY: PM2 restarts a worker above this resident size (e.g. 512M). */
   webMaxMemory: string;
+  /** agents.locksDir / AGENTS_LOCKS_DIR: the kit's agent locks; a folder no other tool writes (default LOGS_DIR/run/kit-locks). */
+  agentsLocksDir: string;
+  /** The kit's agent state (wanted agents, the supervisor's record, checkpoints): LOGS_DIR/run/kit-state. */
+  agentsStateDir: string;
+  /** agents.launcher of the config file, as written: an existing launcher kept as the launcher (agents/launcher.ts checks it). */
+  agentsLauncher: unknown;
   /** LOCK_STALE_MS: a lock not refreshed for this long is taken over (its holder is frozen or gone). */
   lockStaleMs: number;
   /** AGENTS_CONFIG: a JSON file `{ "agents": [ … ] }` of the agents bin/mh knows; default: agents.list of the config file. */
@@ -145,6 +151,9 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     startTimeoutMs: read('START_TIMEOUT_MS', 'web.startTimeoutMs', '15000', integer(1000, 300_000)),
     keepAliveTimeoutMs: read('KEEP_ALIVE_TIMEOUT_MS', undefined, '5000', integer(100, 600_000)),
     webMaxMemory: read('WEB_MAX_MEMORY', 'web.maxMemory', '512M', matching(/^[1-9]\d*[KMG]$/, 'a size such as 512M or 2G')),
+    agentsLocksDir: read('AGENTS_LOCKS_DIR', 'agents.locksDir', path.join(logsDir, 'run', 'kit-locks'), inRoot),
+    agentsStateDir: path.join(logsDir, 'run', 'kit-state'),
+    agentsLauncher: config?.launcher,
     lockStaleMs: read('LOCK_STALE_MS', 'agents.lockStaleMs', '10000', integer(4000, 120_000)),
     agentsConfig: read('AGENTS_CONFIG', undefined, config?.file ?? path.join(root, configFileName), inRoot),
     schedulerConfig: read('SCHEDULER_CONFIG', undefined, path.join(root, 'apps', 'agents', 'scheduler.json'), inRoot),

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { agentsStatus, wantedAgents, type AgentsStatus } from '../agents/index.js';
+import { agentsStatus, launcherStatus, readLauncher, wantedAgents, type AgentsStatus, type LauncherStatus } from '../agents/index.js';
 import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, runningDaemon } from '../cluster/index.js';
-import { kitPackageRoot, localUrl, pm2Home, pollUntil, buildInfoOf, type BuildInfo, type Settings } from '../core/index.cjs';
+import { isKitError, kitPackageRoot, localUrl, pm2Home, pollUntil, buildInfoOf, type BuildInfo, type Settings } from '../core/index.cjs';
 import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
 
 export interface WorkerStatus extends WorkerSnapshot {
@@ -19,6 +19,8 @@ export interface KitStatus {
   pm2: { home: string; daemonPid: number | undefined };
   web: { app: string; url: string; port: number; expected: number; build: string | undefined; workers: WorkerStatus[] };
   agents: AgentsStatus;
+  /** What agents.launcher's status command said (the first JSON value it printed), when the project keeps a launcher with one. */
+  launcher?: LauncherStatus;
   circuits: { app: string; openedAt: string; reason: string }[];
 }
 
@@ -54,6 +56,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     if (wanted.includes(agent.name) && agent.state !== 'running') problems.push(`agent ${agent.name} is wanted but ${agent.state}${agent.detail ? ` (${agent.detail})` : ''}`);
   }
   if (wanted.length > 0 && agents.supervisor.state !== 'running') problems.push(`the agents' supervisor is ${agents.supervisor.state}`);
+  const launcher = await launcherReport(settings, problems);
 
   const monitor = await readMonitorState(settings.logsDir);
   const circuits = Object.entries(monitor?.apps ?? {}).flatMap(([app, record]) =>
@@ -68,8 +71,25 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     pm2: { home: pm2Home(), daemonPid },
     web: { app: settings.webAppName, url: localUrl(settings.host, settings.port), port: settings.port, expected, build, workers },
     agents,
+    ...(launcher && { launcher }),
     circuits,
   };
+}
+
+/** The launcher's own answer, when it has a status command; a failing one (or a bad agents.launcher) is a problem. */
+async function launcherReport(settings: Settings, problems: string[]): Promise<LauncherStatus | undefined> {
+  let launcher;
+  try {
+    launcher = readLauncher(settings);
+  } catch (error) {
+    if (!isKitError(error)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
+  if (launcher?.status === undefined) return undefined;
+  const status = await launcherStatus(settings, launcher);
+  if (!status.ok) problems.push(`the launcher's status command (${status.command}) failed: ${status.error}`);
+  return status;
 }
 
 async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {

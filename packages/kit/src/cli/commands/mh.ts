@@ -73,8 +73,10 @@ async function status(args: string[]): Promise<number> {
     console.log(JSON.stringify(report, null, 2));
     return 0;
   }
-  const rows = [...report.agents, report.supervisor].map((agent) => [
-    agent.name,
+  // Services (a tunnel, a voice server) are listed apart from the agents, the supervisor last.
+  const ordered = [...report.agents.filter((a) => a.kind !== 'service'), ...report.agents.filter((a) => a.kind === 'service'), report.supervisor];
+  const rows = ordered.map((agent) => [
+    agent.kind === 'service' ? `${agent.name} (service)` : agent.name,
     agent.state,
     agent.pid === null ? '-' : String(agent.pid),
     agent.since ? agent.since.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
@@ -86,7 +88,7 @@ async function status(args: string[]): Promise<number> {
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
   console.log(bold(line(header)));
   for (const row of rows) console.log(line(row));
-  for (const agent of [...report.agents, report.supervisor].filter((a): a is AgentStatus & { detail: string } => Boolean(a.detail))) {
+  for (const agent of ordered.filter((a): a is AgentStatus & { detail: string } => Boolean(a.detail))) {
     console.log(dim(`  ${agent.name}: ${agent.detail}`));
   }
   return 0;

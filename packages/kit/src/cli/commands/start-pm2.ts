@@ -1,4 +1,4 @@
-import { pm2Home } from '../../core/index.cjs';
+import { errors, pm2Home } from '../../core/index.cjs';
 import { parseCommandArgs } from '../args.js';
 import { startKit } from '../kit.js';
 import { bold, dim, runCommand, terminalReporter } from '../output.js';
@@ -7,8 +7,11 @@ const help = `Usage: bin/start-pm2 [--no-agents]
 
 Starts the kit, or reloads it worker by worker when it already runs:
 checks Node, dependencies and settings, builds the site when its sources
-changed, starts the agents, then the web cluster under PM2, and waits until
-every worker answers /healthz.
+changed, starts the agents (agents.launcher's start command, then the
+kit's own agents.list), then the web cluster under PM2, and waits until
+every worker answers /healthz. Agents that fail to start are reported and
+the web cluster is started all the same; the command then exits 1
+(KIT_AGENTS_NOT_STARTED).
 
   --no-agents   start the web cluster only
   -h, --help    show this help
@@ -23,12 +26,13 @@ await runCommand(async () => {
   });
   if (values.help) return void console.log(help);
 
-  const { settings, web, agents } = await startKit({ agents: !values['no-agents'] }, terminalReporter());
+  const { settings, web, agents, failedAgents } = await startKit({ agents: !values['no-agents'] }, terminalReporter());
   const app = settings.webAppName;
   const workers = web.workers.map((w) => `#${w.instance} pid ${w.pid}`).join(', ');
   console.log(`\n${bold(`${app} ${web.action}: ${web.url}`)} with ${web.workers.length} worker(s), build ${web.build}`);
   console.log(dim(`  workers: ${workers}`));
   if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => `${a.name} running (pid ${a.pid})`).join(', ')}`));
+  if (failedAgents.length > 0) console.log(`  agents that did not start: ${failedAgents.map((a) => a.name).join(', ')}`);
   console.log(dim(`  PM2_HOME ${pm2Home()}, logs in ${settings.logsDir}`));
   console.log(`
 Everyday commands:
@@ -39,4 +43,6 @@ Everyday commands:
   ./bin/mh status                           the agents: state, pid, restarts
   ./bin/start-pm2                           rebuild when needed, then reload
   ./bin/stop-pm2                            stop the kit (web and agents)`);
+  // The site runs, but not everything that was asked for: say which, and exit 1.
+  if (failedAgents.length > 0) throw errors.agentsNotStarted(failedAgents);
 });

@@ -8,8 +8,10 @@ import { bold, dim, runCommand } from '../output.js';
 const help = `Usage: bin/status [--json] [--reset APP]
 
 Is the kit healthy? Its web workers (pid, status, restarts, uptime, memory,
-CPU, the build each serves), its agents, versions, port and build id, apps
-stopped for crash-looping, and one verdict. Exits 0 only when healthy.
+CPU, the build each serves), its agents (and what agents.launcher's status
+command says, when the project keeps its own launcher), versions, port and
+build id, apps stopped for crash-looping, and one verdict. Exits 0 only
+when healthy.
 
   --json       the same as JSON
   --reset APP  close APP's circuit after the pm2-monitor stopped it for
@@ -62,6 +64,12 @@ function print(status: KitStatus): void {
   console.log(`\n${bold('agents')} (supervisor ${status.agents.supervisor.state}${status.agents.supervisor.pid ? `, pid ${status.agents.supervisor.pid}` : ''})`);
   for (const a of status.agents.agents) {
     console.log(`  ${a.name.padEnd(18)} ${a.state.padEnd(12)} ${a.pid === null ? '' : `pid ${a.pid}`}${a.restarts ? `  restarts ${a.restarts}` : ''}`);
+  }
+  if (status.launcher) {
+    const { launcher } = status;
+    console.log(`\n${bold('launcher')} (${launcher.command}): ${launcher.ok ? 'answered' : 'failed'}`);
+    const text = launcher.ok ? JSON.stringify(launcher.status, null, 2) : launcher.error;
+    for (const line of text.split('\n')) console.log(`  ${line}`);
   }
   if (status.problems.length > 0) {
     console.log(`\n${bold('problems')}`);

@@ -6,7 +6,8 @@ import { applyFile, planAside, planFile, type FileChange } from './files.js';
 import { findSite } from './find-site.js';
 import { ignoredByKit, withIgnored } from './gitignore.js';
 import { dependsOn, readPackageFile, withDevDependency } from './package-json.js';
-import { configText, ecosystemText, frontScript } from './templates.js';
+import { hasOwnLauncher } from './launcher.js';
+import { configText, ecosystemText, frontScript, mhLauncher } from './templates.js';
 import { webOptions } from './web-options.js';
 
 export interface InitOptions {
@@ -26,6 +27,8 @@ export interface InitResult {
   root: string;
   site: { dir: string; relative: string; astroConfig: string; outDir: string };
   appName: string;
+  /** The agents section written: `launcher` when the repo's own executable bin/mh stays the launcher, else an empty `list`. */
+  agents: 'launcher' | 'list';
   /** The ecosystem file, relative to the root: ecosystem.config.js, or .cjs in a "type": "module" package. */
   ecosystemFile: string;
   /** The changes, as shown before they were made; empty when everything was up to date. */
@@ -65,8 +68,10 @@ export async function initProject(root: string, options: InitOptions, report: Re
   // A .js file in a "type": "module" package is ESM, and PM2 require()s ecosystem files.
   const esm = pkg.json.type === 'module';
   const ecosystemName = esm ? 'ecosystem.config.cjs' : 'ecosystem.config.js';
+  // A repo that already starts its agents with bin/mh keeps it: the kit runs its commands instead of agents of its own.
+  const launcher = (await hasOwnLauncher(root)) ? mhLauncher : undefined;
   const changes = await Promise.all([
-    planFile(root, { path: configFileName, content: configText({ siteDir: site.relative, outDir: astro.outDir, ...web }) }),
+    planFile(root, { path: configFileName, content: configText({ siteDir: site.relative, outDir: astro.outDir, ...web, ...(launcher && { launcher }) }) }),
     planFile(root, { path: ecosystemName, content: ecosystemText(ecosystemName) }),
     planFile(root, { path: 'bin/start-pm2', content: frontScript('start'), mode: 0o755 }),
     planFile(root, { path: 'bin/stop-pm2', content: frontScript('stop'), mode: 0o755 }),
@@ -83,8 +88,9 @@ export async function initProject(root: string, options: InitOptions, report: Re
   });
   const gitignore = withIgnored(gitignoreText, ignoredByKit);
 
+  const launcherNote = launcher ? ` (agents.launcher: bin/mh stays the agents' launcher, run as ${launcher.start} and ${launcher.stop})` : '';
   const plan = [
-    ...changes.flatMap((change) => describe(change, ecosystemName)),
+    ...changes.flatMap((change) => describe(change, ecosystemName, change.path === configFileName ? launcherNote : '')),
     ...(pm2Version ? [`add pm2 ${pm2Version} to devDependencies in package.json`] : []),
     ...(gitignore.added.length > 0 ? [`add ${gitignore.added.join(', ')} to .gitignore${gitignoreText === undefined ? ' (a new file)' : ''}`] : []),
   ];
@@ -92,6 +98,7 @@ export async function initProject(root: string, options: InitOptions, report: Re
     root,
     site: { dir: site.dir, relative: site.relative, astroConfig: astro.file, outDir: astro.outDir },
     appName: web.name,
+    agents: launcher ? 'launcher' : 'list',
     ecosystemFile: ecosystemName,
     plan,
     written: [],
@@ -119,7 +126,7 @@ export async function initProject(root: string, options: InitOptions, report: Re
     await applyFile(root, change);
     if (change.aside) result.keptAsOrig.push({ file: change.path, orig: change.aside });
     if (change.action === 'write') result.written.push(change.path);
-    reportChange(change, report);
+    reportChange(change, report, change.path === configFileName ? launcherNote : '');
   }
   if (pm2Version) {
     await writeFileAtomic(pkg.file, withDevDependency(pkg.text, 'pm2', pm2Version));
@@ -149,10 +156,11 @@ async function kitDependencyVersion(name: string): Promise<string> {
   return version;
 }
 
-function describe(change: FileChange, ecosystemName: string): string[] {
+/** One plan line per change; `note` says more about what a written file holds. */
+function describe(change: FileChange, ecosystemName: string, note = ''): string[] {
   switch (change.action) {
     case 'write':
-      return [change.aside ? `write ${change.path} (the one there now is kept as ${change.aside})` : `write ${change.path}`];
+      return [change.aside ? `write ${change.path}${note} (the one there now is kept as ${change.aside})` : `write ${change.path}${note}`];
     case 'chmod':
       return [`make ${change.path} executable`];
     case 'move-aside':
@@ -162,11 +170,11 @@ function describe(change: FileChange, ecosystemName: string): string[] {
   }
 }
 
-function reportChange(change: FileChange, report: Reporter): void {
+function reportChange(change: FileChange, report: Reporter, note = ''): void {
   switch (change.action) {
     case 'write':
       if (change.aside) report.warn(`kept your ${change.path} as ${change.aside}`);
-      report.done(`wrote ${change.path}`);
+      report.done(`wrote ${change.path}${note}`);
       return;
     case 'chmod':
       report.done(`made ${change.path} executable`);

@@ -7,7 +7,12 @@ export interface ConfigValues {
   outDir: string;
   name: string;
   port: number;
+  /** The repo's own agents launcher (bin/mh), kept as the launcher: agents.launcher instead of an empty agents.list. */
+  launcher?: { start: string; stop: string };
 }
+
+/** The commands init proposes for an existing bin/mh: it starts (restarting) and stops all of its agents. */
+export const mhLauncher = { start: './bin/mh start --restart', stop: './bin/mh agent stop --all' } as const;
 
 /** astro-cluster.config.json: the fields init knows; everything else keeps its default. */
 export function configText(values: ConfigValues): string {
@@ -15,7 +20,7 @@ export function configText(values: ConfigValues): string {
     $schema: './node_modules/astro-cluster-kit/astro-cluster.schema.json',
     site: { dir: values.siteDir, outDir: values.outDir },
     web: { name: values.name, instances: 'max', host: '127.0.0.1', port: values.port, healthPath: '/healthz' },
-    agents: { list: [] },
+    agents: values.launcher ? { launcher: { start: values.launcher.start, stop: values.launcher.stop } } : { list: [] },
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }
