@@ -14,10 +14,15 @@ function config(content: unknown): string {
   return file;
 }
 
-test('the reference deployment declares scheduler-service, audio-organizer, task-runner and pm2-monitor in astro-cluster.config.json, scripts resolved from the root', async () => {
+test('the reference deployment declares scheduler-service, audio-organizer, task-runner and pm2-monitor in astro-cluster.config.json, run as commands from the root', async () => {
   const agents = await loadAgents(path.join(repoRoot, 'astro-cluster.config.json'));
   assert.deepEqual(agents.map((a) => a.name), ['scheduler-service', 'audio-organizer', 'task-runner', 'pm2-monitor']);
-  for (const agent of agents) assert.ok(agent.script && path.isAbsolute(agent.script) && agent.script.startsWith(path.join(repoRoot, 'apps', 'agents', 'src')) && agent.command.at(-1) === agent.script);
+  // Commands, as any repo's agents: Node on the TypeScript source through tsx, from the root.
+  for (const agent of agents) {
+    assert.deepEqual(agent.command.slice(0, 3), ['node', '--import', 'tsx']);
+    assert.ok(agent.command[3]?.startsWith('apps/agents/src/'));
+    assert.equal(agent.cwd, repoRoot);
+  }
 });
 
 test('adding an agent is adding an entry; unset restart settings take the defaults', async () => {

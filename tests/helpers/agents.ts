@@ -11,15 +11,15 @@ export const agentScripts = {
   supervisor: path.join(repoRoot, 'packages', 'kit', 'dist', 'agents', 'supervisor-main.js'),
 } as const;
 
-/**
- * Agent kits for one test file, each in its own LOGS_DIR, all cleaned up
- * after the file's tests.
- */
 /** Node's arguments to run an agent's script by hand, as the supervisor does: TypeScript through tsx. */
 export function agentArgs(script: string): string[] {
   return script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), script] : [script];
 }
 
+/**
+ * Agent kits for one test file, each in its own LOGS_DIR, all cleaned up
+ * after the file's tests.
+ */
 export function agentKits(): (env?: Record<string, string>) => Promise<TestKit> {
   const kits: TestKit[] = [];
   after(async () => {
@@ -64,7 +64,7 @@ export function readAgentLog(kit: TestKit, name: string): LogLine[] {
 
 export interface StatusJson {
   supervisor: { state: string; pid: number | null };
-  agents: { name: string; state: string; pid: number | null; since: string | null; restarts: number; lock: string; detail?: string }[];
+  agents: { name: string; kind: string; state: string; pid: number | null; holder?: number; since: string | null; restarts: number; lock: string; detail?: string }[];
 }
 
 export async function status(kit: TestKit): Promise<StatusJson> {

@@ -9,7 +9,7 @@ import { describe, logPaths, writeFileAtomic } from 'astro-cluster-kit/core';
 import { taskQueueTopic, type StoredEvent, type Subscription } from 'astro-cluster-kit/event-log';
 import { defaultBackoffMs, handleQueued } from './tasks/queue.js';
 
-await runAgent('task-runner', async (agent) => {
+await runAgent(async (agent) => {
   const stateDir = logPaths(agent.settings.logsDir).agentState;
   // Where it got to in the queue, so a restart neither skips nor repeats a task.
   const checkpointFile = path.join(stateDir, 'task-runner.json');

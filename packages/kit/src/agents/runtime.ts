@@ -2,7 +2,7 @@ import { describe, readSettings, stackOf, type Settings } from '../core/index.cj
 import { audit, openEventLog, type EventLog } from '../events/index.js';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
-import { acquireLock, holdsLock, LockHeldError, lockPaths, type HeldLock } from './lock.js';
+import { acquireLock, holdsLock, LockHeldError, lockPaths, readOwner, type HeldLock, type LockPaths } from './lock.js';
 import { createWaker, type Waker } from './waker.js';
 
 export interface AgentContext {
@@ -113,7 +113,7 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
       if (failed) log(`could not report on the audit topic: ${failed.message}`);
     },
     async unit(work) {
-      if (!lock.verify()) lost('no longer ours or not fresh');
+      if (!lock.verify() && !(token && (await regained(paths, token, settings.lockStaleMs)))) lost('no longer ours or not fresh');
       const pending = work();
       inFlight = pending;
       try {
@@ -141,4 +141,21 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
   await agent.audit('stopped', `${name} stopped`);
   await events?.close();
   process.exit(exitCodes.stopped);
+}
+
+/**
+ * Under a lock holder, a lock whose folder vanished (someone removed the
+ * locks folder) is not lost: the holder notices on its next refresh and takes
+ * it again under the same token. Waits up to half the stale window for that;
+ * any other owner, or none by then, means it is lost.
+ */
+async function regained(paths: LockPaths, token: string, staleMs: number): Promise<boolean> {
+  const deadline = Date.now() + staleMs / 2;
+  while (Date.now() < deadline) {
+    if (holdsLock(paths, token, staleMs)) return true;
+    const owner = await readOwner(paths.owner).catch(() => undefined);
+    if (owner && owner.token !== token) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }
