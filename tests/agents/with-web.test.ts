@@ -36,7 +36,7 @@ test('the agents page shows the same state whichever worker renders it', { timeo
     const page = await request(`${kit.url}/agents`);
     assert.equal(page.status, 200);
     for (const agent of report.agents) {
-      assert.ok(page.body.includes(`<tr data-agent="${agent.name}" data-state="running" data-pid="${agent.pid}">`), `${agent.name} on the page`);
+      assert.ok(page.body.includes(`<tr data-agent="${agent.name}" data-kind="agent" data-state="running" data-pid="${agent.pid}">`), `${agent.name} on the page`);
     }
     assert.match(page.body, /data-testid="supervisor">running</);
     assert.match(page.body, /job heartbeat ran/, 'last log lines are shown');

@@ -102,7 +102,12 @@ export class TestKit {
 
   /** Live processes of this kit whose command line runs `script` (an agent, the supervisor). */
   processesRunning(script: string): number[] {
-    return kitProcesses(this.logsDir).filter((pid) => (readCmdline(pid) ?? '').includes(script));
+    // Named absolute, or relative to the repo as the reference config's commands name them.
+    const relative = path.relative(repoRoot, script);
+    return kitProcesses(this.logsDir).filter((pid) => {
+      const cmdline = readCmdline(pid) ?? '';
+      return cmdline.includes(script) || cmdline.split(' ').includes(relative);
+    });
   }
 
   /** The owner record of an agent's lock, if any. */

@@ -62,8 +62,13 @@ function print(status: KitStatus): void {
     console.log(`  #${w.instance}  pid ${String(w.pid).padEnd(7)} ${w.status.padEnd(9)} restarts ${String(w.restarts).padEnd(4)} up ${time(w.uptimeMs).padEnd(8)} ${mb(w.memoryBytes).padEnd(7)} cpu ${w.cpuPercent}%  build ${w.build ?? 'no answer'}`);
   }
   console.log(`\n${bold('agents')} (supervisor ${status.agents.supervisor.state}${status.agents.supervisor.pid ? `, pid ${status.agents.supervisor.pid}` : ''})`);
-  for (const a of status.agents.agents) {
-    console.log(`  ${a.name.padEnd(18)} ${a.state.padEnd(12)} ${a.pid === null ? '' : `pid ${a.pid}`}${a.restarts ? `  restarts ${a.restarts}` : ''}`);
+  const row = (a: KitStatus['agents']['agents'][number]) =>
+    console.log(`  ${a.name.padEnd(18)} ${a.state.padEnd(12)} ${a.pid === null ? '' : `pid ${a.pid}`}${a.restarts ? `  restarts ${a.restarts}` : ''}${a.detail ? dim(`  ${a.detail}`) : ''}`);
+  status.agents.agents.filter((a) => a.kind !== 'service').forEach(row);
+  const services = status.agents.agents.filter((a) => a.kind === 'service');
+  if (services.length > 0) {
+    console.log(`\n${bold('services')}`);
+    services.forEach(row);
   }
   if (status.launcher) {
     const { launcher } = status;
