@@ -78,7 +78,7 @@ test('a frozen holder of a plain command: after the stale window its command is 
 
   process.kill(holder, 'SIGCONT');
   await waitFor('the resumed holder to exit', () => dead(holder));
-  assert.deepEqual(k.processesRunning(script), [replacement]);
+  assert.deepEqual(k.processesRunning(script), [replacement], [...readAgentLog(k, 'plain'), ...readAgentLog(k, 'supervisor')].map((l) => `${new Date(l.at).toISOString()} ${l.pid} ${l.text}`).filter((l) => !l.includes(' tick ')).join('\n'));
 });
 
 test('an optional service whose command is missing is reported and skipped; a required one fails, with the reason', { timeout: 60_000 }, async () => {

@@ -61,6 +61,8 @@ async function statusOf(
   const lastExit = record?.lastExit ? `last exit: ${record.lastExit.signal ?? `code ${record.lastExit.code}`} at ${record.lastExit.at}` : undefined;
   switch (lock.kind) {
     case 'held':
+      // A holder that has the lock but has not started its command yet: the agent itself is not there yet.
+      if (lock.owner.holder && !lock.owner.child) return { ...base, state: 'starting', pid: null, holder: lock.owner.pid, since: lock.owner.startedAt };
       return {
         ...base,
         state: 'running',
