@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { reachableHost } from '../core/index.cjs';
 
 /** The body of GET /healthz (packages/web/src/routes/healthz.ts). */
@@ -13,10 +14,15 @@ export interface HealthReport {
 /**
  * Asks /healthz over a new connection. The cluster primary hands each new
  * connection to the next worker, so repeated probes visit every worker.
+ * `secure`: the workers serve HTTPS (SERVER_CERT_PATH); the probe goes to
+ * this machine, so it does not check the certificate (it may be issued for
+ * the public name only, or self-signed).
  */
-export function fetchHealth(host: string, port: number, timeoutMs = 3000): Promise<HealthReport> {
+export function fetchHealth(host: string, port: number, timeoutMs = 3000, secure = false): Promise<HealthReport> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: reachableHost(host), port, path: '/healthz', agent: false, timeout: timeoutMs }, (res) => {
+    const options = { host: reachableHost(host), port, path: '/healthz', agent: false as const, timeout: timeoutMs };
+    const get = (callback: (res: http.IncomingMessage) => void) => (secure ? https.get({ ...options, rejectUnauthorized: false }, callback) : http.get(options, callback));
+    const req = get((res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

@@ -117,6 +117,22 @@ export class Pm2Client {
     return call((done) => pm2.stop(pmId, done), (e) => errors.pm2ActionFailed(`stop ${pmId}`, e));
   }
 
+  /** Reloads one process by its PM2 id (a cluster worker is replaced without downtime). */
+  reloadId(pmId: number): Promise<unknown> {
+    return call((done) => pm2.reload(pmId, done), (e) => errors.pm2ActionFailed(`reload ${pmId}`, e));
+  }
+
+  /** Restarts one process by its PM2 id. */
+  restartId(pmId: number): Promise<unknown> {
+    return call((done) => pm2.restart(pmId, done), (e) => errors.pm2ActionFailed(`restart ${pmId}`, e));
+  }
+
+  /** Sends `{ topic, data }` to one process over PM2's IPC (it arrives as a 'message' there). */
+  sendData(pmId: number, topic: string, data: unknown): Promise<unknown> {
+    const packet = { id: pmId, type: 'process:msg', topic, data };
+    return call((done) => (pm2 as unknown as { sendDataToProcessId: Loose }).sendDataToProcessId(pmId, packet, done), (e) => errors.pm2ActionFailed(`send to ${pmId}`, e));
+  }
+
   /** Restarts every process of an app, starting stopped ones. */
   restartApp(name: string): Promise<unknown> {
     return call((done) => pm2.restart(name, done), (e) => errors.pm2ActionFailed(`restart ${name}`, e));

@@ -31,7 +31,7 @@ export async function tryWorker(settings: Settings): Promise<{ build: string; st
     ]);
     if (outcome !== 'ready') throw errors.canaryFailed(`${outcome}\n${output.trim().split('\n').slice(-20).join('\n')}`);
     const startMs = Date.now() - started;
-    const health = await fetchHealth('127.0.0.1', port).catch((error: Error) => {
+    const health = await fetchHealth('127.0.0.1', port, 3000, Boolean(settings.tls)).catch((error: Error) => {
       throw errors.canaryFailed(`/healthz failed: ${error.message}\n${output.trim()}`);
     });
     return { build: health.build, startMs };

@@ -9,6 +9,8 @@ export interface WaitForWorkersOptions {
   instances: number;
   host: string;
   port: number;
+  /** The workers serve HTTPS. */
+  secure?: boolean;
   /** Every worker must report this build on /healthz. */
   build: string;
   /** Pids of workers being replaced: they do not count. */
@@ -48,7 +50,7 @@ export async function waitForWorkers(options: WaitForWorkersOptions): Promise<Pm
       // Each probe is a new connection, which the primary hands to the next worker.
       for (let i = 0; i < instances * 2 && healthy.size < online.length; i++) {
         try {
-          const health = await fetchHealth(options.host, options.port);
+          const health = await fetchHealth(options.host, options.port, 3000, options.secure);
           if (onlinePids.has(health.pid) && health.build === options.build) healthy.set(health.pid, health);
           else if (health.build !== options.build) waitingFor = `a worker still serves build ${health.build}`;
         } catch (error) {

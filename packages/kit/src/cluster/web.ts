@@ -120,6 +120,7 @@ export function waitForKitWorkers(client: Pm2Client, settings: Settings, build: 
     instances: expectedInstances(settings),
     host: settings.host,
     port: settings.port,
+    secure: Boolean(settings.tls),
     build,
     replacing,
     timeoutMs: settings.startTimeoutMs * 2,
@@ -129,7 +130,7 @@ export function waitForKitWorkers(client: Pm2Client, settings: Settings, build: 
 }
 
 function webUrl(settings: Settings): string {
-  return localUrl(settings.host, settings.port);
+  return localUrl(settings.host, settings.port, Boolean(settings.tls));
 }
 
 /**

@@ -145,6 +145,13 @@ export const errors = {
       `the agents' launcher failed to ${which} (${command}):\n${detail}`,
       'Run that command by hand in the project root to see why; agents.launcher in astro-cluster.config.json names it.',
     ),
+  tlsUnreadable: (what: string, file: string, cause: unknown) =>
+    new KitError(
+      'KIT_TLS_UNREADABLE',
+      `cannot serve HTTPS: the ${what} ${file} cannot be used: ${describe(cause)}`,
+      'Point SERVER_CERT_PATH and SERVER_KEY_PATH at a readable PEM certificate and its key, or unset both to serve plain HTTP behind a proxy.',
+      { cause },
+    ),
 } as const;
 
 /** A thrown value for a log: its stack when it has one. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { readConfigFile } from './config-file.cjs';
@@ -95,6 +96,22 @@ export interface Settings {
   monitorCrashWindowMs: number;
   /** MONITOR_SNAPSHOT_MS: how often the monitor publishes the workers' state on the `ops` topic. */
   monitorSnapshotMs: number;
+  /** MONITOR_PING_MS: how often the watchdog pings each online web worker (and how long it waits for the answer). */
+  monitorPingMs: number;
+  /** MONITOR_PING_MISSES: unanswered pings in a row after which the watchdog reloads that worker. */
+  monitorPingMisses: number;
+  /** web.maxConnections / MAX_CONNECTIONS: open connections per worker; undefined: the worker's open-file limit less 256 (see connectionCaps). */
+  maxConnections: number | undefined;
+  /** web.maxStreams / MAX_STREAMS: event streams per worker; undefined: 90% of the connection cap. */
+  maxStreams: number | undefined;
+  /** web.maxStreamsPerClient / MAX_STREAMS_PER_CLIENT: event streams per remote address per worker (X-Forwarded-For is not trusted). */
+  maxStreamsPerClient: number;
+  /** web.headersTimeoutMs / HEADERS_TIMEOUT_MS: a request whose headers are not complete by then is cut (408). */
+  headersTimeoutMs: number;
+  /** web.requestTimeoutMs / REQUEST_TIMEOUT_MS: a request not received whole (headers and body) by then is cut; responses, streams included, are not limited. */
+  requestTimeoutMs: number;
+  /** SERVER_CERT_PATH and SERVER_KEY_PATH (as @astrojs/node reads them): the worker serves HTTPS with this certificate and key. */
+  tls: { certPath: string; keyPath: string } | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -173,7 +190,22 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     monitorCrashLimit: read('MONITOR_CRASH_LIMIT', undefined, '5', integer(2, 1000)),
     monitorCrashWindowMs: read('MONITOR_CRASH_WINDOW_MS', undefined, '60000', integer(1000, 86_400_000)),
     monitorSnapshotMs: read('MONITOR_SNAPSHOT_MS', undefined, '5000', integer(200, 600_000)),
+    monitorPingMs: read('MONITOR_PING_MS', undefined, '2000', integer(200, 60_000)),
+    monitorPingMisses: read('MONITOR_PING_MISSES', undefined, '3', integer(1, 100)),
+    maxConnections: read('MAX_CONNECTIONS', 'web.maxConnections', '', optional(integer(16, 10_000_000))),
+    maxStreams: read('MAX_STREAMS', 'web.maxStreams', '', optional(integer(1, 10_000_000))),
+    maxStreamsPerClient: read('MAX_STREAMS_PER_CLIENT', 'web.maxStreamsPerClient', '64', integer(1, 10_000_000)),
+    headersTimeoutMs: read('HEADERS_TIMEOUT_MS', 'web.headersTimeoutMs', '10000', integer(500, 600_000)),
+    requestTimeoutMs: read('REQUEST_TIMEOUT_MS', 'web.requestTimeoutMs', '30000', integer(500, 3_600_000)),
+    tls: undefined,
   };
+  if (settings.headersTimeoutMs > settings.requestTimeoutMs) problems.push(`HEADERS_TIMEOUT_MS=${settings.headersTimeoutMs}: must not exceed REQUEST_TIMEOUT_MS=${settings.requestTimeoutMs} (Node refuses it)`);
+  if (settings.maxConnections !== undefined && settings.maxStreams !== undefined && settings.maxStreams > settings.maxConnections)
+    problems.push(`MAX_STREAMS=${settings.maxStreams}: must not exceed MAX_CONNECTIONS=${settings.maxConnections}`);
+  const certPath = read('SERVER_CERT_PATH', undefined, '', (raw) => (raw === '' ? undefined : inRoot(raw)));
+  const keyPath = read('SERVER_KEY_PATH', undefined, '', (raw) => (raw === '' ? undefined : inRoot(raw)));
+  if (certPath && keyPath) settings.tls = { certPath, keyPath };
+  else if (certPath || keyPath) problems.push(`${certPath ? 'SERVER_CERT_PATH' : 'SERVER_KEY_PATH'} is set without ${certPath ? 'SERVER_KEY_PATH' : 'SERVER_CERT_PATH'}: set both to serve HTTPS, or neither`);
   if (settings.eventsBackend === 'redis' && !settings.redisUrl) problems.push('EVENTS_BACKEND="redis": REDIS_URL must be set too');
   settings.monitorApps = read('MONITOR_APPS', undefined, settings.webAppName, (raw) => {
     const apps = raw.split(',').map((app) => app.trim()).filter(Boolean);
@@ -214,7 +246,42 @@ export function workerEnv(settings: Settings): Record<string, string> {
     EVENTS_MAX_AGE_MS: String(settings.eventsMaxAgeMs),
     SSE_HEARTBEAT_MS: String(settings.sseHeartbeatMs),
     SSE_RETRY_MS: String(settings.sseRetryMs),
+    MAX_STREAMS_PER_CLIENT: String(settings.maxStreamsPerClient),
+    HEADERS_TIMEOUT_MS: String(settings.headersTimeoutMs),
+    REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
+    // Unset, each worker derives them from its own open-file limit, which may differ from the caller's.
+    ...(settings.maxConnections !== undefined && { MAX_CONNECTIONS: String(settings.maxConnections) }),
+    ...(settings.maxStreams !== undefined && { MAX_STREAMS: String(settings.maxStreams) }),
+    ...(settings.tls && { SERVER_CERT_PATH: settings.tls.certPath, SERVER_KEY_PATH: settings.tls.keyPath }),
   };
+}
+
+/** Room kept below the open-file limit for files, the event log and the cluster's accept hand-off (a worker out of descriptors can no longer receive connections from the PM2 daemon, for good). */
+export const reservedFiles = 256;
+
+export interface ConnectionCaps {
+  maxConnections: number;
+  maxStreams: number;
+  maxStreamsPerClient: number;
+}
+
+/** The caps a worker applies: those set, else derived from this process's soft open-file limit. */
+export function connectionCaps(settings: Settings, openFiles: number | undefined = openFileLimit()): ConnectionCaps {
+  const maxConnections = settings.maxConnections ?? Math.max(16, (openFiles ?? 20_000) - reservedFiles);
+  // A few connections stay free of streams, so pages and /healthz still answer on a worker full of streams.
+  const maxStreams = Math.min(settings.maxStreams ?? Math.max(1, Math.floor(maxConnections * 0.9)), maxConnections);
+  return { maxConnections, maxStreams, maxStreamsPerClient: settings.maxStreamsPerClient };
+}
+
+/** The soft limit on open files of this process (`ulimit -n`), from /proc/self/limits; undefined when unknown or unlimited. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isInvalid<T>(value: T | { invalid: string }): value is { invalid: string } {
@@ -227,6 +294,10 @@ function integer(min: number, max: number): Parse<number> {
     const value = Number(raw);
     return value >= min && value <= max ? value : { invalid: `expected a whole number from ${min} to ${max}` };
   };
+}
+
+function optional<T>(parse: Parse<T>): Parse<T | undefined> {
+  return (raw) => (raw === '' ? undefined : parse(raw));
 }
 
 function instances(raw: string): number | 'max' | { invalid: string } {

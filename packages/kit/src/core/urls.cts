@@ -6,7 +6,7 @@ export function reachableHost(host: string): string {
 }
 
 /** The URL a browser or probe on this machine uses to reach HOST:PORT (IPv6 in brackets). */
-export function localUrl(host: string, port: number): string {
+export function localUrl(host: string, port: number, secure = false): string {
   const reachable = reachableHost(host);
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  return `${secure ? 'https' : 'http'}://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

@@ -1,6 +1,10 @@
 import { agentsStatus, type AgentContext } from '../agents/index.js';
 import { forGoodTimeoutMs, Pm2Client, runningDaemon, stopForGood, type Pm2BusPacket } from '../cluster/index.js';
+import { pm2Home } from '../core/index.cjs';
+import { pongType } from '../web/ping.js';
 import { CrashWindow, watches } from './crash-window.js';
+import { describeExit, exitReason } from './exit-reason.js';
+import { Watchdog } from './watchdog.js';
 import { emptyApp, readMonitorState, readResets, workerSnapshot, writeMonitorState, type AppRecord, type MonitorState } from './state.js';
 
 /** The topic the ops page follows: a snapshot of workers, agents and apps every MONITOR_SNAPSHOT_MS. */
@@ -13,9 +17,11 @@ const KEEP = 20;
  * error lines per app, reports them on the `audit` topic, and when an app
  * exits abnormally MONITOR_CRASH_LIMIT times within MONITOR_CRASH_WINDOW_MS
  * it stops that app (PM2 would keep restarting it) and marks its circuit
- * open, until an operator resets it (`bin/status --reset APP`). It connects
- * only to a daemon it saw running (it waits for one otherwise), and follows
- * the next one too.
+ * open, until an operator resets it (`bin/status --reset APP`). Its
+ * watchdog reloads a web worker that PM2 calls online but that no longer
+ * answers. It connects only to a daemon it saw running (it waits for one
+ * otherwise), reports the daemon's death (`daemon-died`) and its return
+ * (`daemon-back`), and follows the next one too.
  */
 export class Pm2Monitor {
   readonly #agent: AgentContext;
@@ -23,11 +29,15 @@ export class Pm2Monitor {
   readonly #state: MonitorState;
   /** pm_id → when it was last seen stopping on purpose (its next `exit` is an operator's, not a crash). */
   readonly #stopping = new Map<string, number>();
+  readonly #watchdog: Watchdog;
+  /** The daemon followed last, and whether its death was reported. */
+  #lastDaemon: { pid: number; died: boolean } | undefined;
 
   constructor(agent: AgentContext) {
     this.#agent = agent;
     this.#window = new CrashWindow({ limit: agent.settings.monitorCrashLimit, windowMs: agent.settings.monitorCrashWindowMs });
     this.#state = { pid: process.pid, updatedAt: new Date().toISOString(), apps: {}, workers: [] };
+    this.#watchdog = new Watchdog(agent);
   }
 
   async run(): Promise<void> {
@@ -35,14 +45,24 @@ export class Pm2Monitor {
     // Circuits stay open across restarts of the monitor: only an operator closes them.
     Object.assign(this.#state.apps, (await readMonitorState(settings.logsDir))?.apps ?? {});
     log(`watching ${settings.monitorApps.join(', ')} for crash loops (${settings.monitorCrashLimit} abnormal exits in ${settings.monitorCrashWindowMs} ms)`);
+    let waitMs = 1000;
     while (!this.#agent.signal.aborted) {
       const daemon = runningDaemon().pid;
       if (daemon === undefined) {
         await this.#snapshot(undefined);
-        await this.#agent.sleep(1000);
+        // Back-off while no daemon runs: at most 5 s between looks, so its return is reported soon.
+        await this.#agent.sleep(waitMs);
+        waitMs = Math.min(5000, waitMs * 2);
         continue;
       }
-      await this.#follow(daemon);
+      waitMs = 1000;
+      if (this.#lastDaemon?.died) await this.#agent.audit('daemon-back', `the PM2 daemon runs again (pid ${daemon}, was ${this.#lastDaemon.pid})`, { pid: daemon });
+      this.#lastDaemon = { pid: daemon, died: false };
+      await this.#follow(daemon).catch((error: Error) => this.#agent.log(`following the PM2 daemon failed: ${error.message}`));
+      if (!this.#agent.signal.aborted && runningDaemon().pid !== daemon) {
+        this.#lastDaemon.died = true;
+        await this.#agent.audit('daemon-died', `the PM2 daemon (pid ${daemon}) is gone: nothing supervises its apps now (its cluster workers exit with it); ./bin/start-pm2 starts them again`, { pid: daemon });
+      }
     }
   }
 
@@ -55,13 +75,29 @@ export class Pm2Monitor {
       bus.on('process:event', (packet) => void this.#onEvent(client, packet));
       bus.on('process:exception', (packet) => void this.#onException(packet));
       bus.on('log:err', (packet) => this.#onErrorLine(packet));
-      while (!this.#agent.signal.aborted && runningDaemon().pid === daemon) {
+      bus.on(pongType, (packet) => this.#watchdog.onPong(packet));
+      const alive = () => !this.#agent.signal.aborted && runningDaemon().pid === daemon;
+      const watching = this.#watch(client, alive);
+      while (alive()) {
         await this.#applyResets(client);
         await this.#snapshot(client);
         await this.#agent.sleep(this.#agent.settings.monitorSnapshotMs);
       }
+      await watching;
     } finally {
       client.disconnect();
+    }
+  }
+
+  /** The watchdog's rounds, every MONITOR_PING_MS, while the daemon lives. */
+  async #watch(client: Pm2Client, alive: () => boolean): Promise<void> {
+    while (alive()) {
+      try {
+        await this.#watchdog.tick(client, await withTimeout(client.list(), 5000, 'pm2 list'));
+      } catch (error) {
+        this.#agent.log(`watchdog: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      await this.#agent.sleep(this.#agent.settings.monitorPingMs);
     }
   }
 
@@ -82,20 +118,18 @@ export class Pm2Monitor {
 
     const app = this.#app(name);
     const now = Date.now();
+    const reason = await exitReason(pm2Home(), name, pmId, packet.process.exit_code);
     app.restarts += 1;
-    app.exits = [...app.exits, { at: new Date(now).toISOString(), code: packet.process.exit_code ?? null }].slice(-KEEP);
+    app.exits = [...app.exits, { at: new Date(now).toISOString(), code: reason.code, ...(reason.signal && { signal: reason.signal }) }].slice(-KEEP);
     const loop = watches(this.#agent.settings.monitorApps, name) && app.circuit.state === 'closed' && this.#window.record(name, now);
-    await this.#agent.audit('exit', `${name} (pm_id ${pmId}) exited with code ${packet.process.exit_code ?? '?'}: PM2 restarts it`, {
-      app: name,
-      code: packet.process.exit_code ?? null,
-    });
+    await this.#agent.audit('exit', `${name} (pm_id ${pmId}) ${describeExit(reason)}: PM2 restarts it`, { app: name, code: reason.code, signal: reason.signal });
     if (!loop) return this.#save();
 
-    const reason = `${this.#window.count(name, now)} abnormal exits within ${this.#agent.settings.monitorCrashWindowMs / 1000} s`;
-    app.circuit = { state: 'open', openedAt: new Date(now).toISOString(), reason };
-    this.#agent.log(`${name}: crash loop (${reason}): stopping it until an operator resets it`);
+    const loopReason = `${this.#window.count(name, now)} abnormal exits within ${this.#agent.settings.monitorCrashWindowMs / 1000} s`;
+    app.circuit = { state: 'open', openedAt: new Date(now).toISOString(), reason: loopReason };
+    this.#agent.log(`${name}: crash loop (${loopReason}): stopping it until an operator resets it`);
     await this.#agent.unit(() => this.#stopApp(client, name)).catch((error: Error) => this.#agent.log(`stopping ${name} failed: ${error.message}`));
-    await this.#agent.audit('circuit-open', `${name} keeps crashing (${reason}): stopped; bin/status --reset ${name} starts it again`, { app: name });
+    await this.#agent.audit('circuit-open', `${name} keeps crashing (${loopReason}): stopped; bin/status --reset ${name} starts it again`, { app: name });
     await this.#save();
   }
 
@@ -138,7 +172,8 @@ export class Pm2Monitor {
 
   /** The state file and an `ops` event: workers (from PM2), agents (from their locks), apps. */
   async #snapshot(client: Pm2Client | undefined): Promise<void> {
-    this.#state.workers = client ? (await client.list()).map((proc) => workerSnapshot(proc)) : [];
+    // A daemon that died under the connection never answers: do not wait for it.
+    this.#state.workers = client ? (await withTimeout(client.list(), 5000, 'pm2 list').catch(() => [])).map((proc) => workerSnapshot(proc)) : [];
     await this.#save();
     const agents = await agentsStatus(this.#agent.settings).catch(() => undefined);
     await this.#agent.events
@@ -154,4 +189,14 @@ export class Pm2Monitor {
     this.#state.updatedAt = new Date().toISOString();
     await writeMonitorState(this.#agent.settings.logsDir, this.#state);
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

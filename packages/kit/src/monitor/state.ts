@@ -10,7 +10,7 @@ import { logPaths, readJsonFile, writeFileAtomic } from '../core/index.cjs';
  */
 export interface AppRecord {
   restarts: number;
-  exits: { at: string; code: number | null }[];
+  exits: { at: string; code: number | null; signal?: string }[];
   exceptions: { at: string; message: string }[];
   errors: { at: string; line: string }[];
   circuit: { state: 'closed' } | { state: 'open'; openedAt: string; reason: string };

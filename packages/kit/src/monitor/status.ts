@@ -69,7 +69,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     problems,
     versions: versions(settings, served),
     pm2: { home: pm2Home(), daemonPid },
-    web: { app: settings.webAppName, url: localUrl(settings.host, settings.port), port: settings.port, expected, build, workers },
+    web: { app: settings.webAppName, url: localUrl(settings.host, settings.port, Boolean(settings.tls)), port: settings.port, expected, build, workers },
     agents,
     ...(launcher && { launcher }),
     circuits,
@@ -100,7 +100,7 @@ async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {
   if (online.length > 0) {
     await pollUntil(
       async () => {
-        const health = await fetchHealth(settings.host, settings.port, 2000).catch(() => undefined);
+        const health = await fetchHealth(settings.host, settings.port, 2000, Boolean(settings.tls)).catch(() => undefined);
         if (health) builds.set(health.pid, health.build);
         return online.every((pid) => builds.has(pid));
       },

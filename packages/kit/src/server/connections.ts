@@ -21,9 +21,10 @@ export class ConnectionTracker {
   #draining = false;
   #onEmpty: (() => void) | undefined;
 
-  constructor(server: Server, options: { idleGraceMs: number }) {
+  /** `secure`: track the TLS sockets (those requests arrive on), not the TCP ones under them. */
+  constructor(server: Server, options: { idleGraceMs: number; secure?: boolean }) {
     this.#idleGraceMs = options.idleGraceMs;
-    server.on('connection', (socket: Socket) => this.#track(socket));
+    server.on(options.secure ? 'secureConnection' : 'connection', (socket: Socket) => this.#track(socket));
     // Before the app's own listener, so the app never writes a keep-alive response while draining.
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
   }

@@ -3,12 +3,17 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
- * Wraps the app so that no request can take a worker down: a URL that does
- * not decode gets 400, and an error thrown (or rejected) by the app gets 500
+ * Wraps the app so that no request can take a worker down: TRACE and TRACK
+ * get 405, a URL that does not decode gets 400, and an error thrown (or rejected) by the app gets 500
  * when nothing was sent yet, or a closed socket when it was.
  */
 export function guard(handler: Handler, log: (line: string) => void): RequestListener {
   return (req, res) => {
+    // TRACE echoes the request (cookies included) back to a script: the kit answers it, and TRACK, before the site can.
+    if (req.method === 'TRACE' || req.method === 'TRACK') {
+      res.setHeader('Allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+      return sendText(res, 405, `Method not allowed: ${req.method}.\n`);
+    }
     if (!decodes(req.url ?? '/')) return sendText(res, 400, 'Bad request: the URL is not valid percent-encoding.\n');
     const fail = (error: unknown) => {
       log(`error serving ${req.method} ${req.url}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

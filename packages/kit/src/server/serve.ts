@@ -1,7 +1,9 @@
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { ConnectionTracker } from './connections.js';
 import { guard, type Handler } from './guard.js';
+import { sendRefusal, type Limits } from './limits.js';
 import { LongLivedResponses } from './long-lived.js';
 import { onShutdownRequest, tellPm2Ready } from './shutdown-request.js';
 
@@ -15,6 +17,14 @@ export interface ServeOptions {
   drainTimeoutMs: number;
   /** While draining, a socket idle this long is closed. */
   idleGraceMs?: number;
+  /** A request whose headers are not complete after this is answered 408 and its connection closed (Node's headersTimeout). */
+  headersTimeoutMs?: number;
+  /** A request not received whole after this is cut (Node's requestTimeout: receiving only; responses and streams are not limited). */
+  requestTimeoutMs?: number;
+  /** Caps on connections (enforced here) and streams (counted by the app's pipeline). */
+  limits?: Limits;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer | string; key: Buffer | string };
   /** The registry the app's event streams join (made here when not given). */
   streams?: LongLivedResponses;
   /** Runs once connections are closed (or the deadline passed): release stores, files, timers. */
@@ -44,11 +54,26 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const idleGraceMs = options.idleGraceMs ?? Math.min(1000, Math.floor(options.drainTimeoutMs / 2));
 
-  const server = http.createServer();
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
+  const serverOptions: http.ServerOptions = {
+    headersTimeout,
+    requestTimeout,
+    // Node checks those timeouts only this often (30 s by default): a header timeout of 10 s would otherwise be up to 40 s.
+    connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(headersTimeout / 4))),
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+  };
+  const server: http.Server = options.tls ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }) : http.createServer(serverOptions);
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
-  const connections = new ConnectionTracker(server, { idleGraceMs });
+  const connections = new ConnectionTracker(server, { idleGraceMs, secure: Boolean(options.tls) });
   const streams = options.streams ?? new LongLivedResponses();
-  server.on('request', guard(options.handler, log));
+  const app = guard(options.handler, log);
+  const overCap = capConnections(server, options.limits);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // Over the cap the connection still gets an answer, never silence: 503, and the client closes it.
+    if (options.limits && overCap.has(socketKey(req.socket))) return sendRefusal(res, options.limits.refuseConnection(), true);
+    app(req, res);
+  });
 
   await listen(server, options.host, options.port);
   const port = (server.address() as net.AddressInfo).port;
@@ -110,6 +135,29 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   return { port, streams, shutdown };
 }
 
+/**
+ * Counts the server's TCP connections against the cap and returns the
+ * connections accepted over it, by address and port (the key a TLS socket
+ * on top of one shares with it).
+ */
+function capConnections(server: net.Server, limits: Limits | undefined): Set<string> {
+  const over = new Set<string>();
+  if (!limits) return over;
+  server.on('connection', (socket: net.Socket) => {
+    const key = socketKey(socket);
+    if (limits.openConnection()) over.add(key);
+    socket.once('close', () => {
+      limits.closeConnection();
+      over.delete(key);
+    });
+  });
+  return over;
+}
+
+function socketKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
 /** Writes a line and waits until it is out, or 200 ms at most (a stdout whose writer never calls back must not hold the exit). */
 function writeLine(line: string): Promise<void> {
   return new Promise((resolve) => {
@@ -121,7 +169,7 @@ function writeLine(line: string): Promise<void> {
   });
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<void> {
+function listen(server: net.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);

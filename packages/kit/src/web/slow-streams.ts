@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Handler } from '../server/index.js';
 
 /** A client that cannot keep up is dropped past this much unsent data; it reconnects and resumes from its last id. */
@@ -8,14 +8,19 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * Cuts off an event stream (any text/event-stream response, whoever
  * produced it) whose client has fallen more than MAX_BUFFERED_BYTES behind.
  * Ending it politely would hold that buffer until the client read it all;
- * destroyed, it reconnects and resumes from its Last-Event-ID.
+ * destroyed, it reconnects and resumes from its Last-Event-ID. `onStream`
+ * hears of every event stream as its head is written.
  */
-export function cutSlowStreams(handler: Handler): Handler {
+export function cutSlowStreams(handler: Handler, onStream?: (req: IncomingMessage, res: ServerResponse) => void): Handler {
   return (req, res) => {
     const writeHead = res.writeHead;
     res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
       const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-      if (isEventStream(this, args)) watch(this);
+      if (isEventStream(this, args)) {
+        watch(this);
+        // The stream caps count it from here (server/limits.ts), until it closes.
+        onStream?.(req, this);
+      }
       return result;
     } as typeof res.writeHead;
     return handler(req, res);

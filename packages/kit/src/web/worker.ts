@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { localUrl, readSettings, type Settings } from '../core/index.cjs';
+import { connectionCaps, errors, localUrl, readSettings, type Settings } from '../core/index.cjs';
 import { eventsToken, openEventLog } from '../events/index.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
-import { LongLivedResponses, serve, type RunningServer } from '../server/index.js';
+import { Limits, limitStreams, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
+import { answerPings } from './ping.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
 import { loadAstroSite } from './astro-site.js';
@@ -30,9 +32,14 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   await context.token();
   const site = await loadAstroSite(settings.siteDir);
   context.build = site.build;
-  const app = createApp(
-    { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
-    cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler))),
+  const limits = new Limits(connectionCaps(settings));
+  const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };
+  const app = limitStreams(
+    limits,
+    createApp(
+      { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
+      cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res)),
+    ),
   );
   const running = await serve({
     handler: app,
@@ -40,10 +47,24 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     port: settings.port,
     keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
     drainTimeoutMs: settings.drainTimeoutMs,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    limits,
+    ...(tls && { tls }),
     streams,
     onClose: () => log.close(),
   });
+  answerPings(() => limits.stats());
   const who = worker === 'standalone' ? 'standalone' : `worker ${worker}`;
-  console.log(`${who} (pid ${process.pid}) serving build ${site.build.id} on ${localUrl(settings.host, running.port)} after ${Date.now() - startedAt} ms (events: ${log.backend})`);
+  const { maxConnections, maxStreams, maxStreamsPerClient } = limits.caps;
+  console.log(`${who} (pid ${process.pid}) serving build ${site.build.id} on ${localUrl(settings.host, running.port, Boolean(tls))} (at most ${maxConnections} connections, ${maxStreams} streams, ${maxStreamsPerClient} per client) after ${Date.now() - startedAt} ms (events: ${log.backend})`);
   return running;
+}
+
+function readPem(what: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw errors.tlsUnreadable(what, file, error);
+  }
 }
