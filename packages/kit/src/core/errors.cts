@@ -110,6 +110,14 @@ export const errors = {
       `${why}${logTail ? `\nLast lines of its log:\n${logTail}` : ''}`,
       `\`mh logs ${name}\` shows its whole log; \`mh status\` its state.`,
     ),
+  eventTooDeep: (limit: number) =>
+    new KitError('KIT_EVENT_TOO_DEEP', `the event's data is nested more than ${limit} levels deep.`, 'Publish flatter data: the log stores JSON of at most this depth.'),
+  eventLogDamaged: (file: string, problem: string, setAside: string) =>
+    new KitError(
+      'KIT_EVENT_LOG_DAMAGED',
+      `the event segment ${file} is damaged (${problem}); it was set aside as ${setAside}.`,
+      'Nothing to do for the kit: ids continue above the highest ever given, and readers in the damaged range get `event: reset`. Look at the set-aside file to recover what it held.',
+    ),
   badTopic: (value: string) => new KitError('KIT_BAD_TOPIC', `${JSON.stringify(value)} is not a topic: use 1 to 64 of a-z, 0-9 and "-".`),
   schedulerConfigInvalid: (file: string, problem: string) =>
     new KitError('KIT_SCHEDULER_CONFIG_INVALID', `the scheduler config ${file} is invalid: ${problem}`, 'Fix the file; apps/agents/scheduler.json is an example.'),

@@ -1,8 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { appendFile, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { errors } from '../core/index.cjs';
 import { FanoutLog } from './fanout-log.js';
+import { assertStorable } from './json-depth.js';
 import { assertTopic } from './topics.js';
 import type { ReadResult, Retention, StoredEvent } from './types.js';
 
@@ -32,18 +34,33 @@ export class FileEventLog extends FanoutLog {
 
   async publish(topic: string, data: unknown): Promise<StoredEvent> {
     assertTopic(topic);
+    assertStorable(data);
     const dir = path.join(this.root, topic);
     const release = await lockTopic(dir, true);
     try {
-      const newest = (await listSegments(dir)).at(-1);
-      const tail = await topicTail(dir, newest);
-      const id = tail.lastId + 1;
+      const state = await readState(dir);
+      let newest = (await listSegments(dir)).at(-1);
+      let tail = await topicTail(dir, newest);
+      const problem = damageOf(newest, tail, state.high);
+      if (problem) {
+        // Set aside, never reused: the next id goes above the highest one ever given, and readers from before get a reset.
+        const highest = Math.max(state.high, tail.lastId, newest ? await highestIdIn(path.join(dir, newest.file)) : 0);
+        if (newest) await setAside(dir, newest.file, problem);
+        state.lost = [...state.lost, [newest?.first ?? 1, highest] as [number, number]].slice(-100);
+        state.high = highest;
+        newest = undefined;
+        tail = { lastId: highest, ended: true, garbage: false };
+      }
+      const id = Math.max(tail.lastId, state.high) + 1;
       const file = !newest || id - newest.first >= this.#segmentEvents ? segmentName(id) : newest.file;
       const event: StoredEvent = { id: String(id), topic, at: new Date().toISOString(), data };
       // A line cut short (a crash, a full disk) is ended first, so this one is not glued to it and lost.
       const torn = file === newest?.file && !tail.ended;
       // One write of one whole line: readers either see all of it or none.
       await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${JSON.stringify({ id, at: event.at, data })}\n`);
+      // After the append: a crash in between leaves the mark behind the log (harmless), never ahead of it (a false alarm).
+      state.high = id;
+      await writeState(dir, state);
       if (file !== newest?.file) await this.#dropOldSegments(dir, id);
       return event;
     } finally {
@@ -61,13 +78,15 @@ export class FileEventLog extends FanoutLog {
     // An id older than what is kept, from the future, or not an id at all: the client has missed events.
     const reset = after !== '0' && (Number.isNaN(from) || (oldest !== undefined && from + 1 < oldest) || from > lastId);
     if (reset) from = 0;
+    // Events lost to a damaged segment that was set aside: a reader before them is told, then gets what is left.
+    const damaged = !reset && after !== '0' && (await readState(dir)).lost.some(([, last]) => from < last);
     const events: StoredEvent[] = [];
     for (let i = 0; i < segments.length; i++) {
       const next = segments[i + 1];
       if (next && next.first - 1 <= from) continue;
       for (const event of await readSegment(topic, path.join(dir, segments[i]!.file))) if (Number(event.id) > from) events.push(event);
     }
-    return { events, reset, oldest: oldest === undefined ? undefined : String(oldest) };
+    return { events, reset: reset || damaged, oldest: oldest === undefined ? undefined : String(oldest) };
   }
 
   async latest(topic: string, count: number): Promise<StoredEvent[]> {
@@ -250,10 +269,64 @@ async function lastIdOf(dir: string, newest: Segment | undefined): Promise<numbe
 }
 
 /** lastIdOf, and whether the newest segment ends with a whole line (a crash can cut its last one short). */
-async function topicTail(dir: string, newest: Segment | undefined): Promise<{ lastId: number; ended: boolean }> {
-  if (!newest) return { lastId: 0, ended: true };
+async function topicTail(dir: string, newest: Segment | undefined): Promise<Tail> {
+  if (!newest) return { lastId: 0, ended: true, garbage: false };
   const tail = await segmentTail(path.join(dir, newest.file));
-  return { lastId: tail.lastId ?? newest.first - 1, ended: tail.ended };
+  return { lastId: tail.lastId ?? newest.first - 1, ended: tail.ended, garbage: tail.garbage };
+}
+
+interface Tail {
+  lastId: number;
+  ended: boolean;
+  /** The last whole line is not an event (written by hand, or damaged). */
+  garbage: boolean;
+}
+
+/** Why the newest segment cannot be appended to, if it cannot: ids would go back, or repeat. */
+function damageOf(newest: Segment | undefined, tail: Tail, high: number): string | undefined {
+  if (newest && tail.garbage) return 'its last line is not an event';
+  if (tail.lastId < high) return newest ? `its last id is ${tail.lastId}, below ${high}, the highest given (cut short?)` : `no segment is left, ids went up to ${high}`;
+  return undefined;
+}
+
+/** Renames a damaged segment out of the log (NAME.damaged-<time>) and says so in the process's log. */
+async function setAside(dir: string, file: string, problem: string): Promise<void> {
+  const aside = `${file}.damaged-${Date.now()}`;
+  await rename(path.join(dir, file), path.join(dir, aside));
+  const error = errors.eventLogDamaged(path.join(dir, file), problem, aside);
+  console.error(`${error.code}: ${error.message}\n  ${error.hint ?? ''}`);
+}
+
+/** The highest id on any line of a segment, damaged or not. */
+async function highestIdIn(file: string): Promise<number> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  let highest = 0;
+  for (const match of text.matchAll(/^\{"id":(\d+),/gm)) highest = Math.max(highest, Number(match[1]));
+  return highest;
+}
+
+/** Per topic: the highest id ever given (so ids are never reused, whatever happens to the segments) and the ranges lost to damage. */
+interface TopicState {
+  high: number;
+  lost: [number, number][];
+}
+
+const stateFile = '.high-water.json';
+
+async function readState(dir: string): Promise<TopicState> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(dir, stateFile), 'utf8')) as Partial<TopicState>;
+    return { high: Number(parsed.high) || 0, lost: Array.isArray(parsed.lost) ? parsed.lost : [] };
+  } catch {
+    return { high: 0, lost: [] };
+  }
+}
+
+/** Replaced whole (temporary file, then rename): a reader never sees half of it. */
+async function writeState(dir: string, state: TopicState): Promise<void> {
+  const temporary = path.join(dir, `${stateFile}.${process.pid}.tmp`);
+  await writeFile(temporary, JSON.stringify(state));
+  await rename(temporary, path.join(dir, stateFile));
 }
 
 /** A segment's events, up to its last complete line. */
@@ -263,12 +336,12 @@ async function readSegment(topic: string, file: string): Promise<StoredEvent[]> 
 }
 
 /** The id on the last complete line of a segment (undefined when it has none), and whether its last byte ends a line. */
-async function segmentTail(file: string): Promise<{ lastId: number | undefined; ended: boolean }> {
+async function segmentTail(file: string): Promise<{ lastId: number | undefined; ended: boolean; garbage: boolean }> {
   let handle;
   try {
     handle = await open(file, 'r');
   } catch {
-    return { lastId: undefined, ended: true };
+    return { lastId: undefined, ended: true, garbage: false };
   }
   try {
     const { size } = await handle.stat();
@@ -282,12 +355,13 @@ async function segmentTail(file: string): Promise<{ lastId: number | undefined; 
       const end = text.lastIndexOf('\n');
       const start = text.lastIndexOf('\n', end - 1);
       if (end > 0 && (start >= 0 || length === size)) {
-        const match = /^\{"id":(\d+),/.exec(text.slice(start + 1, end));
-        return { lastId: match ? Number(match[1]) : undefined, ended: ended ?? true };
+        const line = text.slice(start + 1, end);
+        const match = /^\{"id":(\d+),/.exec(line);
+        return { lastId: match ? Number(match[1]) : undefined, ended: ended ?? true, garbage: !match && line.trim() !== '' };
       }
-      if (length === size) return { lastId: undefined, ended: ended ?? true };
+      if (length === size) return { lastId: undefined, ended: ended ?? true, garbage: false };
     }
-    return { lastId: undefined, ended: ended ?? true };
+    return { lastId: undefined, ended: ended ?? true, garbage: false };
   } finally {
     await handle.close();
   }

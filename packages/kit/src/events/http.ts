@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { jsonTextDepth, MAX_JSON_DEPTH } from './json-depth.js';
 
 /** The largest body a publish may carry. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -8,7 +9,7 @@ export type BodyResult = { ok: true; value: unknown } | { ok: false; status: 400
 /**
  * Reads a JSON body of at most `limit` bytes. A larger one is refused as
  * soon as it is known to be larger (from Content-Length, or while reading),
- * without buffering the rest.
+ * without buffering the rest. JSON nested more than MAX_JSON_DEPTH levels is a 400.
  */
 export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Promise<BodyResult> {
   const declared = Number(request.headers.get('content-length'));
@@ -32,8 +33,11 @@ export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Pr
       return { ok: false, status: 400, error: 'the request body was cut off' };
     }
   }
+  const text = Buffer.concat(chunks).toString('utf8');
+  // Checked before parsing: deep data would only fail later, when it is stored or read back.
+  if (jsonTextDepth(text) > MAX_JSON_DEPTH) return { ok: false, status: 400, error: `the body is nested more than ${MAX_JSON_DEPTH} levels deep` };
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+    return { ok: true, value: JSON.parse(text) };
   } catch (error) {
     return { ok: false, status: 400, error: `the body is not valid JSON: ${(error as Error).message}` };
   }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { FanoutLog } from './fanout-log.js';
+import { assertStorable } from './json-depth.js';
 import { assertTopic } from './topics.js';
 import type { ReadResult, Retention, StoredEvent } from './types.js';
 
@@ -42,6 +43,7 @@ export class RedisEventLog extends FanoutLog {
 
   async publish(topic: string, data: unknown): Promise<StoredEvent> {
     assertTopic(topic);
+    assertStorable(data);
     const at = new Date().toISOString();
     const key = this.#key(topic);
     const results = await this.#redis

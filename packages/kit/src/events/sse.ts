@@ -1,10 +1,12 @@
 import type { KitContext } from '../runtime/context.js';
+import { currentResponseFlow } from '../runtime/response-flow.js';
+import { safeEventName } from './event-name.js';
 import type { StoredEvent, Subscription } from './types.js';
 
 export interface EventStreamOptions {
   /** Resume after this id; default: Last-Event-ID or ?lastEventId= of the request, else from now on. */
   after?: string | undefined;
-  /** The SSE event name for an event (none: a plain `message`). */
+  /** The SSE event name for an event (none: a plain `message`); a name that is not 1 to 64 of A-Z, a-z, 0-9, `_`, `.` and `-` is dropped. */
   eventName?: (event: StoredEvent) => string | undefined;
   /** Ends the stream once this event is sent (a task's `done`). */
   isLast?: (event: StoredEvent) => boolean;
@@ -26,6 +28,25 @@ function payloadOf(event: StoredEvent): string {
   return text;
 }
 
+/** How much of the queue one pull hands over: the backlog goes out in pieces this size, each once the response drained. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Past this much queued for one stream, its subscription is closed and read
+ * again from the log after the last queued id once the queue is sent: a
+ * client catching up on a large backlog, or reading slowly, costs this much
+ * memory at most, and misses nothing.
+ */
+const QUEUE_CHARS = 1024 * 1024;
+
+interface Item {
+  text: string;
+  /** The id of the event it carries: where to read on from. */
+  id?: string;
+  /** The stream ends once this one is sent (a task's `done`). */
+  last?: boolean;
+}
+
 /**
  * Serves one topic as Server-Sent Events, as a web Response an Astro
  * endpoint returns: `retry:` at once, `id:` on every event, the backlog after
@@ -34,68 +55,151 @@ function payloadOf(event: StoredEvent): string {
  * `retry:` so clients reconnect, spread out, to other workers. Nothing
  * (subscription, timer) outlives the response: the adapter cancels the body
  * and aborts request.signal when the client leaves.
+ *
+ * The body is pulled: events wait in a bounded queue and go out in chunks
+ * only when the reader asks and (under the kit's worker) the node response
+ * has drained, so a reconnect with megabytes of backlog is paced by the
+ * client's socket instead of being written in one go.
  */
 export function eventStream(context: KitContext, request: Request, topic: string, options: EventStreamOptions = {}): Response {
   const { log, settings, streams, worker } = context;
   const asked = options.after ?? lastEventId(request);
-  let stop = () => undefined as void;
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      let open = true;
-      let subscription: Subscription | undefined;
-      let heartbeat: NodeJS.Timeout | undefined;
-      let forget = () => undefined as void;
-      const send = (text: string) => {
-        if (open) controller.enqueue(encoder.encode(text));
-      };
-      const cleanup = () => {
-        open = false;
-        clearInterval(heartbeat);
-        subscription?.close();
-        forget();
-        request.signal.removeEventListener('abort', cleanup);
-      };
-      const finish = (farewell: string) => {
-        if (!open) return;
-        if (farewell) send(farewell);
-        cleanup();
-        controller.close();
-      };
-      stop = cleanup;
-      request.signal.addEventListener('abort', cleanup, { once: true });
-      forget = streams.register(
-        () => finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
-        () => {
-          cleanup();
-          controller.error(new Error('the stream was ended by the worker'));
-        },
-      );
-      if (!open) return;
-      void (async () => {
-        // Fixed before anything is sent, so the first id the client hears is the right one.
-        const after = asked ?? (await log.latestId(topic));
-        // The client may have gone (or the worker begun to drain) while we looked: then nothing may be set up for it.
-        if (!open) return;
-        // An id with no data sets the client's last event id without an event: a reconnect resumes from here.
-        send(`retry: ${settings.sseRetryMs}\n${asked === undefined ? `id: ${after}\n` : ''}: worker ${worker}\n\n`);
-        subscription = log.subscribe(topic, {
-          after,
-          onEvent: (event) => {
-            const name = options.eventName?.(event);
-            send(`id: ${event.id}\n${name ? `event: ${name}\n` : ''}data: ${payloadOf(event)}\n\n`);
-            if (options.isLast?.(event)) finish('');
+  const flow = currentResponseFlow();
+  const queue: Item[] = [];
+  let queued = 0;
+  let open = true;
+  /** No more events are taken: the last one is queued. */
+  let ending = false;
+  /** The subscription was closed because the queue was full: read on from `lastId` once it is sent. */
+  let paused = false;
+  let lastId: string | undefined;
+  let caughtUp = false;
+  let replayed = 0;
+  let generation = 0;
+  let subscription: Subscription | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let forget = () => undefined as void;
+  let wake: (() => void) | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  const notify = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const enqueue = (item: Item) => {
+    if (!open) return;
+    queue.push(item);
+    queued += item.text.length;
+    if (item.id !== undefined) lastId = item.id;
+    notify();
+  };
+  const cleanup = () => {
+    open = false;
+    clearInterval(heartbeat);
+    subscription?.close();
+    forget();
+    request.signal.removeEventListener('abort', cleanup);
+    queue.length = 0;
+    notify();
+  };
+  const finish = (farewell: string) => {
+    if (!open) return;
+    // Whatever is still queued is dropped: the client has not got it, so it asks for it again with its Last-Event-ID.
+    if (farewell) controller.enqueue(encoder.encode(farewell));
+    cleanup();
+    controller.close();
+  };
+  const follow = (after: string) => {
+    const mine = ++generation;
+    const current = () => mine === generation && open && !paused && !ending;
+    subscription = log.subscribe(topic, {
+      after,
+      onEvent: (event) => {
+        if (!current()) return;
+        const name = safeEventName(options.eventName?.(event));
+        const last = options.isLast?.(event) ?? false;
+        enqueue({ text: `id: ${event.id}\n${name ? `event: ${name}\n` : ''}data: ${payloadOf(event)}\n\n`, id: event.id, last });
+        if (!caughtUp) replayed++;
+        if (last) {
+          ending = true;
+          subscription?.close();
+        } else if (queued > QUEUE_CHARS) {
+          paused = true;
+          subscription?.close();
+        }
+      },
+      onReset: (info) => {
+        if (current()) enqueue({ text: `event: reset\ndata: ${JSON.stringify(info)}\n\n` });
+      },
+      onCaughtUp: () => {
+        if (!current() || caughtUp) return;
+        caughtUp = true;
+        enqueue({ text: `event: caught-up\ndata: ${JSON.stringify({ replayed, worker })}\n\n` });
+      },
+      onError: () => {
+        if (mine === generation) finish('');
+      },
+    });
+  };
+
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(given) {
+        controller = given;
+        request.signal.addEventListener('abort', cleanup, { once: true });
+        forget = streams.register(
+          () => finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
+          () => {
+            if (!open) return;
+            cleanup();
+            controller.error(new Error('the stream was ended by the worker'));
           },
-          onReset: (info) => send(`event: reset\ndata: ${JSON.stringify(info)}\n\n`),
-          onCaughtUp: (replayed) => send(`event: caught-up\ndata: ${JSON.stringify({ replayed, worker })}\n\n`),
-          onError: () => finish(''),
-        });
-        heartbeat = setInterval(() => send(': heartbeat\n\n'), settings.sseHeartbeatMs);
-      })().catch(() => finish(''));
+        );
+        if (!open) return;
+        void (async () => {
+          // Fixed before anything is sent, so the first id the client hears is the right one.
+          const after = asked ?? (await log.latestId(topic));
+          // The client may have gone (or the worker begun to drain) while we looked: then nothing may be set up for it.
+          if (!open) return;
+          // An id with no data sets the client's last event id without an event: a reconnect resumes from here.
+          enqueue({ text: `retry: ${settings.sseRetryMs}\n${asked === undefined ? `id: ${after}\n` : ''}: worker ${worker}\n\n` });
+          follow(after);
+          heartbeat = setInterval(() => {
+            if (queue.length === 0) enqueue({ text: ': heartbeat\n\n' });
+          }, settings.sseHeartbeatMs);
+        })().catch(() => finish(''));
+      },
+      async pull() {
+        while (open && queue.length === 0) {
+          if (ending) return finish('');
+          if (paused && lastId !== undefined) {
+            paused = false;
+            follow(lastId);
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        // Under the kit's worker: nothing more until the client took what the response holds.
+        if (flow) await flow.ready();
+        if (!open || queue.length === 0) return;
+        let text = '';
+        let last = false;
+        while (queue.length > 0 && (text === '' || text.length + queue[0]!.text.length <= CHUNK_CHARS)) {
+          const item = queue.shift()!;
+          queued -= item.text.length;
+          text += item.text;
+          last ||= item.last === true;
+        }
+        controller.enqueue(encoder.encode(text));
+        if (last) finish('');
+      },
+      cancel() {
+        cleanup();
+      },
     },
-    cancel() {
-      stop();
-    },
-  });
+    // The reader's side holds one chunk at most; the rest waits in the queue, where it can be dropped and read again.
+    new ByteLengthQueuingStrategy({ highWaterMark: 1 }),
+  );
   return new Response(body, {
     status: 200,
     headers: {
