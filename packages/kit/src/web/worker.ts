@@ -6,6 +6,7 @@ import { LongLivedResponses, serve, type RunningServer } from '../server/index.j
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
 import { loadAstroSite } from './astro-site.js';
+import { allowedHostsOnly } from './hosts.js';
 import { healthz } from './routes/healthz.js';
 import { secureCookiesOverHttps } from './secure-cookies.js';
 import { cutSlowStreams } from './slow-streams.js';
@@ -30,9 +31,13 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   await context.token();
   const site = await loadAstroSite(settings.siteDir);
   context.build = site.build;
-  const app = createApp(
-    { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
-    cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler))),
+  const app = allowedHostsOnly(
+    settings.siteHosts,
+    settings.healthPath,
+    createApp(
+      { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
+      cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler))),
+    ),
   );
   const running = await serve({
     handler: app,
