@@ -180,7 +180,7 @@ test('status shows what the launcher says; so does the agents page, in a build t
     t.diagnostic(`the agents page is not checked: the release in ${siteDir} was built before agents.astro last changed`);
     return;
   }
-  const page = await request(`${kit.url}/agents`);
+  const page = await request(`${kit.url}/agents`, { headers: kit.auth() });
   assert.equal(page.status, 200);
   assert.match(page.body, /<h2>Launcher<\/h2>/);
   const pre = /<pre data-state="ok">([\s\S]*?)<\/pre>/.exec(page.body)?.[1];

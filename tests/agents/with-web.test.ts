@@ -33,7 +33,7 @@ test('the agents page shows the same state whichever worker renders it', { timeo
   const report = await status(kit);
   const workers = new Set<string>();
   await waitFor('the page from both workers', async () => {
-    const page = await request(`${kit.url}/agents`);
+    const page = await request(`${kit.url}/agents`, { headers: kit.auth() });
     assert.equal(page.status, 200);
     for (const agent of report.agents) {
       assert.ok(page.body.includes(`<tr data-agent="${agent.name}" data-kind="agent" data-state="running" data-pid="${agent.pid}">`), `${agent.name} on the page`);

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
-import { repoRoot, TestKit } from '../helpers/kit.js';
+import { launchChromium, signInByName, signInOperator } from '../helpers/browser.js';
+import { operatorPassword, repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 import { publish } from '../events/fanout.js';
 
@@ -21,6 +21,8 @@ before(async () => {
   token = readFileSync(path.join(kit.logsDir, 'run', 'events.token'), 'utf8').trim();
   browser = await launchChromium();
   page = await browser.newPage();
+  // The audit page is an operator's.
+  await signInOperator(page, kit.url, operatorPassword);
 });
 
 after(async () => {
@@ -72,11 +74,15 @@ test('after a pm2 reload the page shows every event published during it, once ea
 });
 
 test('the ask page streams an answer from the task-runner, token by token', { timeout: 60_000 }, async () => {
-  await page.goto(`${kit.url}/ask`);
-  await page.fill('input[name="prompt"]', 'what keeps agents single');
-  await page.click('button:has-text("Ask")');
-  await page.waitForSelector('[data-testid="state"]:has-text("done in")', { timeout: 30_000 });
-  assert.match((await page.textContent('[data-testid="reply"]')) ?? '', /^You wrote 4 words and 24 characters\. The longest word is "agents"\./);
+  // Tasks are for signed-in sessions: a fresh browser context signs in with a name first.
+  const asker = await browser.newPage();
+  await signInByName(asker, kit.url, 'Grace');
+  await asker.goto(`${kit.url}/ask`);
+  await asker.fill('input[name="prompt"]', 'what keeps agents single');
+  await asker.click('button:has-text("Ask")');
+  await asker.waitForSelector('[data-testid="state"]:has-text("done in")', { timeout: 30_000 });
+  assert.match((await asker.textContent('[data-testid="reply"]')) ?? '', /^You wrote 4 words and 24 characters\. The longest word is "agents"\./);
+  await asker.close();
 });
 
 test('the session page: sign in with a name, count visits on any worker', { timeout: 60_000 }, async () => {

@@ -28,7 +28,7 @@ after(async () => {
 });
 
 test('the workers use Redis Streams', async () => {
-  const stats = await getJson<{ events: { backend: string } }>(`${kit.url}/api/stats`);
+  const stats = await getJson<{ events: { backend: string } }>(`${kit.url}/api/stats`, kit.auth());
   assert.equal(stats.events.backend, 'redis');
 });
 
@@ -39,9 +39,9 @@ test('fan-out on Redis: 50 streams over both workers each receive all 500 events
 });
 
 test('tasks run by the agent and sessions kept in Redis work across workers', { timeout: 60_000 }, async () => {
-  const posted = await request(`${kit.url}/api/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"prompt":"redis please"}' });
+  const posted = await request(`${kit.url}/api/tasks`, { method: 'POST', headers: { ...kit.auth(), 'Content-Type': 'application/json' }, body: '{"prompt":"redis please"}' });
   assert.equal(posted.status, 202);
-  const client = new SseClient(`${kit.url}${(JSON.parse(posted.body) as { stream: string }).stream}`);
+  const client = new SseClient(`${kit.url}${(JSON.parse(posted.body) as { stream: string }).stream}`, { headers: kit.auth() });
   await waitFor('the task done', () => client.events.some((e) => e.event === 'done'));
   assert.match(payload<{ reply: string }>(client.events.find((e) => e.event === 'done')!).reply, /You wrote 2 words/);
   client.close();

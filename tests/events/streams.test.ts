@@ -84,7 +84,7 @@ test('an id older than what is kept, or unknown, gets an explicit reset and the 
 });
 
 test('a task streamed from another worker than the one it was posted to: before, during and after its run', { timeout: 120_000 }, async () => {
-  const posted = await request(`${kit.url}/api/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'how does a reload lose no request' }) });
+  const posted = await request(`${kit.url}/api/tasks`, { method: 'POST', headers: { ...kit.auth(), 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'how does a reload lose no request' }) });
   assert.equal(posted.status, 202, posted.body);
   const { id, stream } = JSON.parse(posted.body) as { id: string; stream: string };
   assert.equal(stream, `/api/tasks/${id}/stream`);
@@ -93,7 +93,7 @@ test('a task streamed from another worker than the one it was posted to: before,
   const onOtherWorker = async () => {
     let client: SseClient | undefined;
     await waitFor('a stream on the other worker', async () => {
-      const candidate = new SseClient(`${kit.url}${stream}`);
+      const candidate = new SseClient(`${kit.url}${stream}`, { headers: kit.auth() });
       await candidate.opened();
       if (candidate.workers[0] !== postedOn) return (client = candidate);
       candidate.close();
@@ -124,15 +124,15 @@ test('a task streamed from another worker than the one it was posted to: before,
 
   // After the end, a reconnect with the last id gets 204: EventSource stops.
   const doneId = early.events.find((e) => e.event === 'done')!.id!;
-  const again = await request(`${kit.url}${stream}`, { headers: { 'Last-Event-ID': doneId } });
+  const again = await request(`${kit.url}${stream}`, { headers: { ...kit.auth(), 'Last-Event-ID': doneId } });
   assert.equal(again.status, 204);
-  assert.equal((await request(`${kit.url}/api/tasks/0123456789ab/stream`)).status, 404);
+  assert.equal((await request(`${kit.url}/api/tasks/0123456789ab/stream`, { headers: kit.auth() })).status, 404);
 });
 
 test('ten tasks posted at once through both workers: each runs exactly once, by the one task-runner', { timeout: 120_000 }, async () => {
   const posts = await Promise.all(
     Array.from({ length: 10 }, (_, i) =>
-      request(`${kit.url}/api/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: `task number ${i}` }) }),
+      request(`${kit.url}/api/tasks`, { method: 'POST', headers: { ...kit.auth(), 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: `task number ${i}` }) }),
     ),
   );
   assert.ok(posts.every((post) => post.status === 202));
@@ -140,7 +140,7 @@ test('ten tasks posted at once through both workers: each runs exactly once, by 
   const runners = new Set<number>();
   for (const post of posts) {
     const { stream } = JSON.parse(post.body) as { stream: string };
-    const client = new SseClient(`${kit.url}${stream}`);
+    const client = new SseClient(`${kit.url}${stream}`, { headers: kit.auth() });
     await waitFor('the task to finish', () => client.events.some((e) => e.event === 'done'));
     const started = client.events.filter((e) => e.event === 'started');
     assert.equal(started.length, 1, 'started once');
@@ -220,11 +220,11 @@ test('every bad input is answered as specified, and no worker restarts', { timeo
     [`/api/events/${'x'.repeat(65)}`, { method: 'POST', headers: auth, body: '{}' }, 400],
     ['/api/events/Not_A_Topic', {}, 400],
     ['/api/events/audit', { method: 'DELETE', headers: { 'Content-Type': 'application/json' } }, 405],
-    ['/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"prompt": ""}' }, 400],
-    ['/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'nope' }, 400],
+    ['/api/tasks', { method: 'POST', headers: auth, body: '{"prompt": ""}' }, 400],
+    ['/api/tasks', { method: 'POST', headers: auth, body: 'nope' }, 400],
     ['/api/tasks', {}, 405],
-    ['/api/tasks/not-an-id/stream', {}, 400],
-    ['/api/tasks/0123456789ab/stream', {}, 404],
+    ['/api/tasks/not-an-id/stream', { headers: auth }, 400],
+    ['/api/tasks/0123456789ab/stream', { headers: auth }, 404],
     ['/%E0%A4%A', {}, 400],
   ];
   for (const [url, options, status] of cases) {
@@ -238,7 +238,7 @@ test('no subscription or stream is left behind once clients go', { timeout: 60_0
   const heldWorker = held.workers[0];
   const seen = new Map<number, Stats>();
   await waitFor('both workers down to the one held stream', async () => {
-    const stats = await getJson<Stats>(`${kit.url}/api/stats`);
+    const stats = await getJson<Stats>(`${kit.url}/api/stats`, kit.auth());
     seen.set(stats.pid, stats);
     const workers = [...seen.values()];
     return (

@@ -25,8 +25,8 @@ export function request(
   });
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const res = await request(url);
+export async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  const res = await request(url, { headers });
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${res.body.slice(0, 200)}`);
   return JSON.parse(res.body) as T;
 }

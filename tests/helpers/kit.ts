@@ -7,6 +7,9 @@ import { isAlive, startTicks } from 'astro-cluster-kit/core';
 import { freePort } from './http.js';
 import { waitFor } from './wait.js';
 
+/** The operator password every test kit gets (OPERATOR_PASSWORD), for browser sign-ins on /sign-in. */
+export const operatorPassword = 'test-operator-password';
+
 export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const pm2Bin = path.join(repoRoot, 'node_modules', 'pm2', 'bin', 'pm2');
 
@@ -50,6 +53,7 @@ export class TestKit {
       WEB_INSTANCES: String(options.instances ?? 2),
       NODE_ENV: 'production',
       FORCE_COLOR: '0',
+      OPERATOR_PASSWORD: operatorPassword,
       ...options.env,
     });
     return new TestKit(dir, env, port);
@@ -61,6 +65,16 @@ export class TestKit {
 
   get logsDir(): string {
     return this.env.LOGS_DIR as string;
+  }
+
+  /** The events token its workers made (LOGS_DIR/run/events.token), once started. */
+  token(): string {
+    return readFileSync(path.join(this.logsDir, 'run', 'events.token'), 'utf8').trim();
+  }
+
+  /** `Authorization: Bearer <token>`: what operator pages and APIs accept from scripts. */
+  auth(): Record<string, string> {
+    return { Authorization: `Bearer ${this.token()}` };
   }
 
   /** Runs bin/<command> as a user would, in this kit's environment. */

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { FileEventLog } from 'astro-cluster-kit/event-log';
-import { launchChromium } from '../helpers/browser.js';
-import { repoRoot, TestKit } from '../helpers/kit.js';
+import { launchChromium, signInOperator } from '../helpers/browser.js';
+import { operatorPassword, repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 
 // bin/status and the pm2-monitor agent against a real cluster and a deliberately failing app.
@@ -99,6 +99,7 @@ test('a crash-looping app is stopped (circuit open) and reported; a reset starts
   // The ops page shows it live.
   browser = await launchChromium();
   const page = await browser.newPage();
+  await signInOperator(page, kit.url, operatorPassword);
   await page.goto(`${kit.url}/ops`);
   await page.waitForSelector('[data-testid="status"]:has-text("live from worker")');
   await page.waitForSelector('[data-app="crasher"][data-circuit="open"]');

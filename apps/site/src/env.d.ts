@@ -8,5 +8,7 @@ declare namespace App {
   interface SessionData {
     name: string;
     visits: number;
+    /** Signed in with OPERATOR_PASSWORD on /sign-in (astro-cluster-kit/access sets it). */
+    operator: boolean;
   }
 }

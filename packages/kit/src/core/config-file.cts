@@ -29,6 +29,7 @@ const fields: Record<string, 'scalar' | 'list' | 'raw'> = {
   'web.name': 'scalar',
   'web.instances': 'scalar',
   'web.host': 'scalar',
+  'web.hosts': 'scalar',
   'web.port': 'scalar',
   'web.healthPath': 'scalar',
   'web.drainTimeoutMs': 'scalar',

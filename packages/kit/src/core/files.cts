@@ -6,10 +6,11 @@ import path from 'node:path';
  * Replaces a file's content all at once: readers see the old file or the new
  * one, never half of either (write a temporary file, then rename over).
  */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temporary, content);
+  // The mode is set at creation: a private file is never readable by others, even for a moment.
+  await writeFile(temporary, content, mode === undefined ? undefined : { mode });
   await rename(temporary, file);
 }
 

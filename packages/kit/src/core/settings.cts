@@ -28,6 +28,10 @@ export interface Settings {
   releasesDir: string;
   /** A symlink to the current release, beside the releases: SITE_DIR's default. */
   currentLink: string;
+  /** web.hosts / SITE_HOSTS: Host names the worker answers to; any other Host gets 421 before the site runs. `*` allows any. */
+  siteHosts: string[];
+  /** OPERATOR_PASSWORD: the password of the operator sign-in; unset, operator pages accept only EVENTS_TOKEN. Environment only: a secret stays out of the config file. */
+  operatorPassword: string | undefined;
   /** web.healthPath / HEALTH_PATH: the one path the kit's server answers itself. */
   healthPath: string;
   /** WEB_APP_NAME: the PM2 app name of the web cluster. */
@@ -159,6 +163,8 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
     healthPath: read('HEALTH_PATH', 'web.healthPath', '/healthz', matching(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'a path such as /healthz')),
     webAppName: read('WEB_APP_NAME', 'web.name', 'astro-web', matching(appNamePattern, 'letters, digits, ".", "_" or "-", at most 64')),
     host: read('HOST', 'web.host', '127.0.0.1', hostname),
+    siteHosts: read('SITE_HOSTS', 'web.hosts', 'localhost,127.0.0.1,[::1]', hostList),
+    operatorPassword: read('OPERATOR_PASSWORD', undefined, '', (raw) => (raw === '' ? undefined : raw.length >= 12 ? raw : { invalid: 'expected at least 12 characters' })),
     port: read('PORT', 'web.port', '4321', integer(1, 65535)),
     webInstances: read('WEB_INSTANCES', 'web.instances', 'max', instances),
     nodeEnv: read('NODE_ENV', undefined, 'production', matching(/^[a-z]+$/, 'a lower-case word such as production')),
@@ -231,6 +237,8 @@ export function workerEnv(settings: Settings): Record<string, string> {
     HEALTH_PATH: settings.healthPath,
     NODE_ENV: settings.nodeEnv,
     HOST: settings.host,
+    SITE_HOSTS: settings.siteHosts.join(','),
+    ...(settings.operatorPassword && { OPERATOR_PASSWORD: settings.operatorPassword }),
     PORT: String(settings.port),
     LOGS_DIR: settings.logsDir,
     SITE_DIR: settings.siteDir,
@@ -322,6 +330,13 @@ function redisUrl(raw: string): string | { invalid: string } {
 
 function matching(pattern: RegExp, expected: string): Parse<string> {
   return (raw) => (pattern.test(raw) ? raw : { invalid: `expected ${expected}` });
+}
+
+/** A comma-separated list of host names or IP addresses (IPv6 in brackets), or `*` for any Host. */
+function hostList(raw: string): string[] | { invalid: string } {
+  const hosts = raw.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean);
+  const valid = (host: string) => host === '*' || (/^\[[0-9a-f:.]+\]$/.test(host) && net.isIPv6(host.slice(1, -1))) || typeof hostname(host) === 'string';
+  return hosts.length > 0 && hosts.every(valid) ? hosts : { invalid: 'expected host names separated by commas (IPv6 in brackets), or *' };
 }
 
 function hostname(raw: string): string | { invalid: string } {

@@ -10,7 +10,7 @@ import { errors } from '../core/index.cjs';
 import { instanceId, kitContext } from '../runtime/context.js';
 import { hasBearer, json, readJsonBody, type BodyResult } from './http.js';
 import { eventStream, lastEventId, type EventStreamOptions } from './sse.js';
-import { enqueueTask, isTaskEnd, taskIdPattern, taskTopic, validPrompt, type TaskEvent } from './tasks.js';
+import { enqueueTask, isTaskEnd, taskIdPattern, taskOwner, taskTopic, validPrompt, type TaskEvent } from './tasks.js';
 import { isTopic } from './topics.js';
 import type { StoredEvent } from './types.js';
 
@@ -42,23 +42,34 @@ export async function hasEventsToken(request: Request): Promise<boolean> {
   return hasBearer(request, await kitContext().token());
 }
 
-/** Queues a task for the task-runner agent; resolves to its id and the path its stream is mounted at by the reference site. */
-export async function queueTask(prompt: string): Promise<{ id: string; stream: string }> {
-  return enqueueTask(kitContext().log, prompt);
+/**
+ * Queues a task for the task-runner agent; resolves to its id and the path
+ * its stream is mounted at by the reference site. `owner` (a label such as
+ * ownerOf(session id) from astro-cluster-kit/access, never a secret: it is
+ * stored in the event) is recorded so taskStream can refuse anyone else.
+ */
+export async function queueTask(prompt: string, options: { owner?: string } = {}): Promise<{ id: string; stream: string }> {
+  return enqueueTask(kitContext().log, prompt, options.owner);
 }
 
 /**
  * A task's events from its start (or after Last-Event-ID): `queued`,
  * `started`, `progress`… and a final `done` (or `failed`), after which the
  * stream ends. 404 for an unknown task; a reconnect after the end gets 204,
- * which tells EventSource to stop.
+ * which tells EventSource to stop. With `owner`, 403 unless the task was
+ * queued with that owner; without it, anyone may read (the caller checked).
  */
-export async function taskStream(request: Request, id: string): Promise<Response> {
+export async function taskStream(request: Request, id: string, options: { owner?: string } = {}): Promise<Response> {
   const context = kitContext();
   const headers = { 'x-worker': context.worker };
   if (!taskIdPattern.test(id)) return json(400, { error: 'a task id is 12 hex digits' }, headers);
   const topic = taskTopic(id);
   if (!(await context.log.exists(topic))) return json(404, { error: `no task ${id}` }, headers);
+  if (options.owner !== undefined) {
+    // The first event is the task's `queued`, which names its owner.
+    const { events } = await context.log.read(topic, '0');
+    if (taskOwner(events[0]) !== options.owner) return json(403, { error: `task ${id} is not yours` }, headers);
+  }
   const after = lastEventId(request) ?? '0';
   if (after !== '0') {
     const [last] = await context.log.latest(topic, 1);

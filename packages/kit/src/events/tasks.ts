@@ -8,7 +8,7 @@ import type { EventLog, StoredEvent } from './types.js';
  * before, during or after the run.
  */
 export type TaskEvent =
-  | { type: 'queued'; id: string; prompt: string }
+  | { type: 'queued'; id: string; prompt: string; owner?: string }
   | { type: 'started'; by: number }
   | { type: 'progress'; percent: number; token: string }
   | { type: 'done'; reply: string; words: number; ms: number }
@@ -33,9 +33,9 @@ export function isTaskEnd(event: StoredEvent): boolean {
 }
 
 /** Queues a task: its own topic first (so its stream exists before anyone learns the id), then the runner's queue. */
-export async function enqueueTask(log: EventLog, prompt: string): Promise<{ id: string; stream: string }> {
+export async function enqueueTask(log: EventLog, prompt: string, owner?: string): Promise<{ id: string; stream: string }> {
   const id = randomBytes(6).toString('hex');
-  const queued: TaskEvent = { type: 'queued', id, prompt };
+  const queued: TaskEvent = { type: 'queued', id, prompt, ...(owner !== undefined && { owner }) };
   await log.publish(taskTopic(id), queued);
   await log.publish(taskQueueTopic, queued);
   return { id, stream: taskStreamPath(id) };
@@ -47,4 +47,10 @@ export function validPrompt(body: unknown): string | undefined {
   if (typeof prompt !== 'string') return undefined;
   const trimmed = prompt.trim();
   return trimmed.length >= 1 && trimmed.length <= 2000 ? trimmed : undefined;
+}
+
+/** The owner recorded in a task's first event (its `queued`), if any. */
+export function taskOwner(first: StoredEvent | undefined): string | undefined {
+  const data = first?.data as Partial<Extract<TaskEvent, { type: 'queued' }>> | null | undefined;
+  return data?.type === 'queued' && typeof data.owner === 'string' ? data.owner : undefined;
 }

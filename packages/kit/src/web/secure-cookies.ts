@@ -31,7 +31,7 @@ export function isHttps(req: IncomingMessage): boolean {
   return proto === 'https' && isLoopback(req.socket.remoteAddress);
 }
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 

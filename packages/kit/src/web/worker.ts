@@ -8,6 +8,7 @@ import { answerPings } from './ping.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
 import { loadAstroSite } from './astro-site.js';
+import { allowedHostsOnly } from './hosts.js';
 import { healthz } from './routes/healthz.js';
 import { secureCookiesOverHttps } from './secure-cookies.js';
 import { cutSlowStreams } from './slow-streams.js';
@@ -34,11 +35,16 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   context.build = site.build;
   const limits = new Limits(connectionCaps(settings));
   const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };
-  const app = limitStreams(
-    limits,
-    createApp(
-      { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
-      cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res)),
+  // Hosts first (a request for another site is none of ours), then the caps, then the health path and the site.
+  const app = allowedHostsOnly(
+    settings.siteHosts,
+    settings.healthPath,
+    limitStreams(
+      limits,
+      createApp(
+        { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
+        cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res)),
+      ),
     ),
   );
   const running = await serve({
