@@ -11,3 +11,4 @@ export { pollUntil, type PollOptions } from './poll.cjs';
 export { buildInfoOf, readBuildInfo, type BuildInfo } from './build-info.cjs';
 export { localUrl, reachableHost } from './urls.cjs';
 export { hideSecrets, keepSecrets, readSecrets, secretNames, secretsFile, withSecrets } from './secrets.cjs';
+export { storageFault } from './storage-fault.cjs';

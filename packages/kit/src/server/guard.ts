@@ -1,19 +1,25 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { storageFault } from '../core/index.cjs';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
  * Wraps the app so that no request can take a worker down: a URL that does
  * not decode gets 400, and an error thrown (or rejected) by the app gets 500
- * when nothing was sent yet, or a closed socket when it was.
+ * when nothing was sent yet, or a closed socket when it was. A store that
+ * cannot be written (a full disk under the sessions: Astro saves a session
+ * after the page is rendered, and a failed save rejects its handler) gets
+ * 503 with the cause, so the client knows to try later.
  */
 export function guard(handler: Handler, log: (line: string) => void): RequestListener {
   return (req, res) => {
     if (!decodes(req.url ?? '/')) return sendText(res, 400, 'Bad request: the URL is not valid percent-encoding.\n');
     const fail = (error: unknown) => {
       log(`error serving ${req.method} ${req.url}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      if (!res.headersSent) sendText(res, 500, 'Internal server error.\n');
-      else res.destroy();
+      const fault = storageFault(error);
+      if (res.headersSent) res.destroy();
+      else if (fault) sendText(res, 503, `Service unavailable: storage cannot be written (${fault.message}).\n`, { 'Retry-After': '5' });
+      else sendText(res, 500, 'Internal server error.\n');
     };
     try {
       const pending = handler(req, res);
@@ -24,8 +30,8 @@ export function guard(handler: Handler, log: (line: string) => void): RequestLis
   };
 }
 
-export function sendText(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+export function sendText(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
 
