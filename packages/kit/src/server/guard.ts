@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { storageFault } from '../core/index.cjs';
+import { causedBy, requestScope, storageFault, type RequestScope } from '../core/index.cjs';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -14,20 +14,59 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Prom
 export function guard(handler: Handler, log: (line: string) => void): RequestListener {
   return (req, res) => {
     if (!decodes(req.url ?? '/')) return sendText(res, 400, 'Bad request: the URL is not valid percent-encoding.\n');
+    const scope: RequestScope = { storeFailures: [] };
     const fail = (error: unknown) => {
       log(`error serving ${req.method} ${req.url}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       const fault = storageFault(error);
-      if (res.headersSent) res.destroy();
-      else if (fault) sendText(res, 503, `Service unavailable: storage cannot be written (${fault.message}).\n`, { 'Retry-After': '5' });
+      const store = causedBy(error, scope.storeFailures);
+      if (res.headersSent || res.writableEnded) res.destroy();
+      else if (fault || store) sendText(res, 503, `Service unavailable: the ${store ? 'session store' : 'storage'} cannot be used (${(fault?.message ?? describeError(error))}).\n`, { 'Retry-After': '5' });
       else sendText(res, 500, 'Internal server error.\n');
     };
-    try {
-      const pending = handler(req, res);
-      if (pending) pending.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
+    const entry = { scope, fail };
+    inFlight.add(entry);
+    res.once('close', () => inFlight.delete(entry));
+    requestScope.run(scope, () => {
+      try {
+        const pending = handler(req, res);
+        if (pending) pending.catch(fail);
+      } catch (error) {
+        fail(error);
+      }
+    });
   };
+}
+
+/** Requests being served, each with the store failures noted during it. */
+const inFlight = new Set<{ scope: RequestScope; fail: (error: unknown) => void }>();
+let answering = false;
+
+/**
+ * Answers a request whose handler's rejection was dropped (the standalone
+ * Astro handler does not return its promise): an unhandled rejection caused
+ * by a session store failure noted during a request in flight gets that
+ * request a 503, instead of a hang. Only where something else already
+ * handles unhandled rejections (the Astro build does, when imported), so
+ * Node's default of crashing is not changed for anyone else.
+ */
+export function answerDroppedRejections(): void {
+  if (answering) return;
+  answering = true;
+  process.on('unhandledRejection', (reason) => {
+    for (const entry of inFlight) {
+      if (entry.scope.storeFailures.length > 0 && causedBy(reason, entry.scope.storeFailures)) {
+        inFlight.delete(entry);
+        entry.fail(reason);
+        return;
+      }
+    }
+  });
+}
+
+function describeError(error: unknown): string {
+  let deepest = error;
+  while (deepest && (deepest as { cause?: unknown }).cause) deepest = (deepest as { cause?: unknown }).cause;
+  return deepest instanceof Error ? deepest.message : String(deepest);
 }
 
 export function sendText(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { localUrl, readSettings, type Settings } from '../core/index.cjs';
 import { eventsToken, openEventLog } from '../events/index.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
-import { LongLivedResponses, serve, type RunningServer } from '../server/index.js';
+import { answerDroppedRejections, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
 import { loadAstroSite } from './astro-site.js';
@@ -29,6 +29,9 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   // Made now, not on the first publish: commands and tests read it from LOGS_DIR/run/events.token.
   await context.token();
   const site = await loadAstroSite(settings.siteDir);
+  // The build's handler drops its render promises (and its import added a listener for what escapes them): a
+  // session that cannot be saved gets its request a 503, not a hang.
+  answerDroppedRejections();
   context.build = site.build;
   const app = createApp(
     { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
