@@ -23,6 +23,8 @@ export class Pm2Monitor {
   readonly #state: MonitorState;
   /** pm_id → when it was last seen stopping on purpose (its next `exit` is an operator's, not a crash). */
   readonly #stopping = new Map<string, number>();
+  /** Whether the last write of the state file failed (said once, then retried each round). */
+  #saveFailing = false;
 
   constructor(agent: AgentContext) {
     this.#agent = agent;
@@ -152,6 +154,15 @@ export class Pm2Monitor {
 
   async #save(): Promise<void> {
     this.#state.updatedAt = new Date().toISOString();
-    await writeMonitorState(this.#agent.settings.logsDir, this.#state);
+    try {
+      await writeMonitorState(this.#agent.settings.logsDir, this.#state);
+      if (this.#saveFailing) this.#agent.log('the monitor state is written again');
+      this.#saveFailing = false;
+    } catch (error) {
+      // A full disk (ENOSPC) must not end the monitor: the state is written whole each round, so the next
+      // round's try brings it up to date; meanwhile the snapshot still goes out (or is skipped) as usual.
+      if (!this.#saveFailing) this.#agent.log(`could not write the monitor state (tried again each round): ${(error as Error).message}`);
+      this.#saveFailing = true;
+    }
   }
 }
