@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import { waitFor } from '../helpers/wait.js';
 // reboot simulated by killing everything and running the unit's commands by hand.
 let kit: TestKit;
 let unitFile: string;
+const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : [];
 
 before(async () => {
   kit = await TestKit.create({ instances: 2 });
@@ -52,7 +53,8 @@ test('the unit has stable paths: the project\'s node_modules/.bin/astro-cluster,
 test('bin/startup install writes a unit systemd-analyze accepts, with no path inside node_modules/.pnpm', { timeout: 120_000 }, async () => {
   const started = await kit.run('start-pm2');
   assert.equal(started.code, 0, started.output);
-  const installed = await kit.run('startup', ['install', '--dir', path.dirname(unitFile)]);
+  // These tests run as root: the unit may run as root only when asked for.
+  const installed = await kit.run('startup', ['install', '--dir', path.dirname(unitFile), ...asRoot]);
   assert.equal(installed.code, 0, installed.output);
   assert.match(installed.stdout, /systemd is not running here \(it is not PID 1\), so the unit was not enabled\. Where it runs: systemctl daemon-reload && systemctl enable --now astro-kit-astro-web/);
   const unit = readFileSync(unitFile, 'utf8');
@@ -64,7 +66,7 @@ test('bin/startup install writes a unit systemd-analyze accepts, with no path in
   const settings = readFileSync(envFile, 'utf8');
   assert.match(settings, new RegExp(`^PORT="${kit.port}"$`, 'm'));
   assert.match(settings, new RegExp(`^LOGS_DIR="${kit.logsDir}"$`, 'm'));
-  const show = await kit.run('startup', ['show', '--dir', path.dirname(unitFile)]);
+  const show = await kit.run('startup', ['show', '--dir', path.dirname(unitFile), ...asRoot]);
   assert.equal(show.stdout, unit);
 
   const verify = await promisify(execFile)('systemd-analyze', ['verify', unitFile]).then(
@@ -73,6 +75,26 @@ test('bin/startup install writes a unit systemd-analyze accepts, with no path in
   );
   assert.equal(verify.code, 0, verify.output);
   assert.doesNotMatch(verify.output, /astro-kit/, 'no complaint about the unit');
+});
+
+test('as root, install refuses to write User=root unless --allow-root; under sudo the unit runs as the sudo user', { timeout: 60_000 }, async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root');
+  const dir = path.join(kit.dir, 'refused-units');
+  const refused = await kit.run('startup', ['install', '--dir', dir], { SUDO_USER: '' });
+  assert.equal(refused.code, 1, refused.output);
+  assert.match(refused.stderr, /User=root/);
+  assert.match(refused.stderr, /--user-name NAME/);
+  assert.match(refused.stderr, /--allow-root/);
+  assert.match(refused.stderr, /KIT_STARTUP_AS_ROOT/);
+  assert.ok(!existsSync(path.join(dir, 'astro-kit-astro-web.service')), 'nothing written');
+
+  const underSudo = await kit.run('startup', ['show'], { SUDO_USER: 'nobody' });
+  assert.equal(underSudo.code, 0, underSudo.output);
+  assert.match(underSudo.stdout, /^User=nobody$/m);
+  const named = await kit.run('startup', ['show', '--user-name', 'nobody'], { SUDO_USER: '' });
+  assert.match(named.stdout, /^User=nobody$/m);
+  const root = await kit.run('startup', ['show', '--user-name', 'root'], { SUDO_USER: 'nobody' });
+  assert.match(root.stderr, /KIT_STARTUP_AS_ROOT/);
 });
 
 /** Runs one of the unit's commands the way systemd would: only the unit's environment, from its working directory. */

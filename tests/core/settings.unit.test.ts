@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { KitError, readSettings, workerEnv } from 'astro-cluster-kit/core';
+import { hideSecrets, KitError, readSecrets, readSettings, secretsFile, workerEnv } from 'astro-cluster-kit/core';
 
 /** A project folder holding `config` as its astro-cluster.config.json; removed after `body`. */
 function withConfig(config: unknown, body: (root: string) => void): void {
@@ -136,3 +136,26 @@ for (const [config, expected] of [
     });
   });
 }
+
+test('secrets: kept in LOGS_DIR/run/secrets.json (600, folder 700), read from it when unset, never in the workers\' env', () => {
+  withConfig({}, (root) => {
+    const logs = path.join(root, 'logs');
+    const token = 'secret-token-0123456789';
+    const env: Record<string, string | undefined> = { LOGS_DIR: logs, EVENTS_TOKEN: token, REDIS_URL: 'redis://u:pw-secret@127.0.0.1:6379' };
+    hideSecrets(env, logs);
+    assert.equal(env.EVENTS_TOKEN, undefined, 'gone from the environment');
+    const file = secretsFile(logs);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
+    const settings = readSettings({ LOGS_DIR: logs }, root);
+    assert.equal(settings.eventsToken, token);
+    assert.equal(settings.redisUrl, 'redis://u:pw-secret@127.0.0.1:6379');
+    const workers = JSON.stringify(workerEnv(settings));
+    assert.ok(!workers.includes(token) && !workers.includes('pw-secret'), workers);
+    // The environment wins; a later run without the variables keeps the file's values.
+    assert.equal(readSettings({ LOGS_DIR: logs, EVENTS_TOKEN: 'another-token-0123456789' }, root).eventsToken, 'another-token-0123456789');
+    hideSecrets({ LOGS_DIR: logs }, logs);
+    assert.equal(readSecrets(logs).EVENTS_TOKEN, token);
+    assert.deepEqual(readdirSync(path.dirname(file)).filter((name) => name.endsWith('.tmp')), []);
+  });
+});

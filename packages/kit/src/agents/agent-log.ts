@@ -13,11 +13,39 @@ export function agentLogFile(logsDir: string, name: string): string {
  */
 export function openAgentLog(logsDir: string, name: string, pid: number | undefined = process.pid): (line: string) => void {
   const file = agentLogFile(logsDir, name);
-  mkdirSync(path.dirname(file), { recursive: true });
   const echo = pid === process.pid && process.stdout.isTTY === true;
+  // A log line that cannot be written (a full disk: ENOSPC) is lost, never fatal: the agent and the
+  // supervisor go on, and the next line is tried again. The failure is said once on stderr per streak.
+  let failing = false;
+  const append = (text: string) => {
+    try {
+      appendFileSync(file, text);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // The folder is gone (removed, or never made on a full disk): made again, then one more try.
+      mkdirSync(path.dirname(file), { recursive: true });
+      appendFileSync(file, text);
+    }
+  };
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+  } catch {
+    // Tried again on the first line.
+  }
   return (line) => {
     const text = `${new Date().toISOString()} [pid ${pid}] ${line}\n`;
-    appendFileSync(file, text);
+    try {
+      append(text);
+      if (failing) {
+        failing = false;
+        process.stderr.write(`${file}: writable again\n`);
+      }
+    } catch (error) {
+      if (!failing) {
+        failing = true;
+        process.stderr.write(`${file}: log lines are lost until it can be written again: ${(error as Error).message}\n`);
+      }
+    }
     if (echo) process.stdout.write(text);
   };
 }

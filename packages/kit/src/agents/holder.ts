@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import readline from 'node:readline';
-import { readSettings, stackOf, startTicks, type Settings } from '../core/index.cjs';
+import { readSettings, stackOf, startTicks, withSecrets, type Settings } from '../core/index.cjs';
 import { openAgentLog } from './agent-log.js';
 import { commandPath, findExecutable } from './command-path.js';
 import { exitCodes } from './exit-codes.js';
@@ -60,7 +60,8 @@ export async function runHolder(name: string): Promise<never> {
   }
 
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    // The secrets too (an agent command may read EVENTS_TOKEN itself): a command that started the kit may have moved them into LOGS_DIR/run/secrets.json.
+    ...withSecrets(process.env, settings.logsDir),
     ...spec.env,
     PATH: commandPath(settings.root, spec.env.PATH ?? process.env.PATH),
     AGENT_NAME: name,

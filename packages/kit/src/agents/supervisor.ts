@@ -36,6 +36,8 @@ export class Supervisor {
   /** Replaced processes that have not exited yet (a frozen holder): stopped with the rest on shutdown. */
   readonly #retired = new Set<ChildProcess>();
   readonly #waker: Waker;
+  /** Whether the last write of the supervisor record failed (said once, then retried each round). */
+  #saveFailing = false;
 
   constructor(agent: AgentContext, specs: AgentSpec[]) {
     this.#agent = agent;
@@ -221,7 +223,16 @@ export class Supervisor {
 
   async #save(): Promise<void> {
     const record: SupervisorRecord = { pid: process.pid, updatedAt: now(), agents: Object.fromEntries(this.#records) };
-    await writeSupervisorRecord(this.#files.supervisor, record);
+    try {
+      await writeSupervisorRecord(this.#files.supervisor, record);
+      if (this.#saveFailing) this.#agent.log(`${this.#files.supervisor} written again`);
+      this.#saveFailing = false;
+    } catch (error) {
+      // A full disk (ENOSPC) must not end the supervisor: the agents still need it. The record is
+      // written whole each round, so the next round's try brings it up to date.
+      if (!this.#saveFailing) process.stderr.write(`supervisor: could not write ${this.#files.supervisor} (tried again each round): ${(error as Error).message}\n`);
+      this.#saveFailing = true;
+    }
   }
 
   /** On the supervisor's own stop: SIGTERM to every agent it started, SIGKILL to any still there after the stale window. */

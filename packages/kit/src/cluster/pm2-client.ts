@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { errors, isAlive, pm2Home } from '../core/index.cjs';
+import { chmod } from 'node:fs/promises';
+import { errors, hideSecrets, isAlive, pm2Home, readSettings } from '../core/index.cjs';
 
 // PM2 reads PM2_HOME when it is first required, so every process of the kit
 // talks to exactly one daemon: the one its environment names.
@@ -51,6 +52,9 @@ export class Pm2Client {
 
   static async connect(): Promise<Pm2Client> {
     const home = pm2Home();
+    // PM2 copies this process's environment into the daemon it spawns, into each app it starts or
+    // reloads, and so into dump.pm2: the secrets move to LOGS_DIR/run/secrets.json first.
+    hideSecrets(process.env, readSettings().logsDir);
     await call<void>((done) => pm2.connect(done), (error) => errors.pm2Unreachable(home, error));
     return new Pm2Client(home);
   }
@@ -149,8 +153,11 @@ export class Pm2Client {
   }
 
   /** `pm2 save --force`: the dump that `pm2 resurrect` brings back at boot matches what runs now, even when nothing does. */
-  save(): Promise<unknown> {
-    return call((done) => (pm2 as unknown as { dump: Loose }).dump(true, done), (e) => errors.pm2ActionFailed('save', e));
+  async save(): Promise<unknown> {
+    const result = await call((done) => (pm2 as unknown as { dump: Loose }).dump(true, done), (e) => errors.pm2ActionFailed('save', e));
+    // PM2 writes it 644, and it holds every app's environment (a daemon started by hand may still carry secrets).
+    for (const file of ['dump.pm2', 'dump.pm2.bak']) await chmod(path.join(this.home, file), 0o600).catch(() => undefined);
+    return result;
   }
 }
 

@@ -82,6 +82,12 @@ export const errors = {
       'Fix the error above and run the command again.',
     ),
   usage: (message: string, hint?: string) => new KitError('KIT_USAGE', message, hint),
+  rootUnit: () =>
+    new KitError(
+      'KIT_STARTUP_AS_ROOT',
+      'the boot unit would run the kit as root (User=root): the site, its agents and PM2 would all have root rights.',
+      'Name the user that owns the project: bin/startup install --user-name NAME (run with sudo, the sudo user is taken); or, if root really is meant, add --allow-root.',
+    ),
   releaseNotReady: (id: string, detail: string) =>
     new KitError(
       'KIT_RELEASE_NOT_READY',

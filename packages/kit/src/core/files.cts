@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -9,9 +9,15 @@ import path from 'node:path';
 export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  // The mode is set at creation: a private file is never readable by others, even for a moment.
-  await writeFile(temporary, content, mode === undefined ? undefined : { mode });
-  await rename(temporary, file);
+  try {
+    // The mode is set at creation: a private file is never readable by others, even for a moment.
+    await writeFile(temporary, content, mode === undefined ? undefined : { mode });
+    await rename(temporary, file);
+  } catch (error) {
+    // A full disk leaves an empty or partial temporary file: removed, so that none pile up.
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
 }
 
 /**

@@ -10,3 +10,6 @@ export { matchingFiles, readJsonFile, writeFileAtomic } from './files.cjs';
 export { pollUntil, type PollOptions } from './poll.cjs';
 export { buildInfoOf, readBuildInfo, type BuildInfo } from './build-info.cjs';
 export { localUrl, reachableHost } from './urls.cjs';
+export { hideSecrets, keepSecrets, readSecrets, secretNames, secretsFile, withSecrets } from './secrets.cjs';
+export { storageFault } from './storage-fault.cjs';
+export { causedBy, noteStoreFailure, requestScope, type RequestScope } from './request-scope.cjs';

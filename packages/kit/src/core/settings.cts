@@ -4,6 +4,7 @@ import path from 'node:path';
 import { readConfigFile } from './config-file.cjs';
 import { errors } from './errors.cjs';
 import { configFileName, projectRoot } from './paths.cjs';
+import { withSecrets } from './secrets.cjs';
 
 /**
  * Every setting the kit reads, read in this one file, each with its default
@@ -76,9 +77,9 @@ export interface Settings {
   audioSettleMs: number;
   /** EVENTS_BACKEND: `file` (embedded, under LOGS_DIR/run/events) or `redis` (Redis Streams at REDIS_URL, for several hosts). */
   eventsBackend: 'file' | 'redis';
-  /** REDIS_URL: redis://host:port[/db]; also moves sessions to Redis. */
+  /** REDIS_URL: redis://host:port[/db]; also moves sessions to Redis. A secret: kept in LOGS_DIR/run/secrets.json, never in PM2's env. */
   redisUrl: string | undefined;
-  /** EVENTS_TOKEN: the bearer token for publishing; generated into LOGS_DIR/run/events.token when unset. */
+  /** EVENTS_TOKEN: the bearer token for publishing; generated into LOGS_DIR/run/events.token when unset. A secret, like REDIS_URL. */
   eventsToken: string | undefined;
   /** EVENTS_RETENTION_COUNT: events kept per topic, at least. */
   eventsRetentionCount: number;
@@ -127,7 +128,8 @@ type Parse<T> = (raw: string) => T | { invalid: string };
 /** Every variable readSettings reads (filled as it reads them). */
 const names = new Set<string>();
 
-export function readSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
+export function readSettings(given: Env = process.env, cwd: string = process.cwd()): Settings {
+  let env = given;
   const root = projectRoot(env, cwd);
   const config = readConfigFile(root);
   const problems: string[] = [];
@@ -147,6 +149,8 @@ export function readSettings(env: Env = process.env, cwd: string = process.cwd()
   const inRoot = (raw: string) => path.resolve(root, raw);
 
   const logsDir = read('LOGS_DIR', 'logsDir', path.join(root, 'logs'), inRoot);
+  // Secrets not in the environment come from LOGS_DIR/run/secrets.json (core/secrets.cts: PM2 must never hold them).
+  env = withSecrets(env, logsDir);
   const siteRoot = read('SITE_ROOT', 'site.dir', root, inRoot);
   const releasesDir = read('RELEASES_DIR', 'releases.dir', path.join(root, '.astro-cluster', 'releases'), inRoot);
   const currentLink = path.join(path.dirname(releasesDir), 'current');
@@ -248,8 +252,7 @@ export function workerEnv(settings: Settings): Record<string, string> {
     LOCK_STALE_MS: String(settings.lockStaleMs),
     AGENTS_CONFIG: settings.agentsConfig,
     EVENTS_BACKEND: settings.eventsBackend,
-    ...(settings.redisUrl && { REDIS_URL: settings.redisUrl }),
-    ...(settings.eventsToken && { EVENTS_TOKEN: settings.eventsToken }),
+    // No EVENTS_TOKEN nor REDIS_URL: PM2 saves this env in dump.pm2; workers read them from LOGS_DIR/run/secrets.json.
     EVENTS_RETENTION_COUNT: String(settings.eventsRetentionCount),
     EVENTS_MAX_AGE_MS: String(settings.eventsMaxAgeMs),
     SSE_HEARTBEAT_MS: String(settings.sseHeartbeatMs),

@@ -21,16 +21,20 @@ export function openEventLog(settings: Settings): EventLog {
 export async function eventsToken(settings: Settings): Promise<string> {
   if (settings.eventsToken) return settings.eventsToken;
   const file = path.join(logPaths(settings.logsDir).run, 'events.token');
+  // Made once: read as it is when it exists (writing a candidate first would fail on a full disk for nothing).
+  const existing = await readFile(file, 'utf8').then((text) => text.trim(), () => '');
+  if (existing) return existing;
   await mkdir(path.dirname(file), { recursive: true });
   // Written beside it, then linked into place: a worker that loses the race reads the winner's whole token, never an empty file.
   const candidate = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(candidate, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
   try {
+    await writeFile(candidate, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
     await link(candidate, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   } finally {
-    await unlink(candidate);
+    // Also when the write failed (a full disk): no candidate is left behind.
+    await unlink(candidate).catch(() => undefined);
   }
   return (await readFile(file, 'utf8')).trim();
 }

@@ -111,3 +111,5 @@ export function eventLog() {
 
 export { isTopic, json, lastEventId, readJsonBody, validPrompt, type BodyResult, type EventStreamOptions, type StoredEvent, type TaskEvent };
 export { auditTopic, type AuditEntry } from './audit.js';
+/** The storage error behind a failure (a full disk, a path that is not a folder…): answer 503 with it. */
+export { storageFault } from '../core/index.cjs';

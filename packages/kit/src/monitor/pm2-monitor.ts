@@ -32,6 +32,8 @@ export class Pm2Monitor {
   readonly #watchdog: Watchdog;
   /** The daemon followed last, and whether its death was reported. */
   #lastDaemon: { pid: number; died: boolean } | undefined;
+  /** Whether the last write of the state file failed (said once, then retried each round). */
+  #saveFailing = false;
 
   constructor(agent: AgentContext) {
     this.#agent = agent;
@@ -187,7 +189,16 @@ export class Pm2Monitor {
 
   async #save(): Promise<void> {
     this.#state.updatedAt = new Date().toISOString();
-    await writeMonitorState(this.#agent.settings.logsDir, this.#state);
+    try {
+      await writeMonitorState(this.#agent.settings.logsDir, this.#state);
+      if (this.#saveFailing) this.#agent.log('the monitor state is written again');
+      this.#saveFailing = false;
+    } catch (error) {
+      // A full disk (ENOSPC) must not end the monitor: the state is written whole each round, so the next
+      // round's try brings it up to date; meanwhile the snapshot still goes out (or is skipped) as usual.
+      if (!this.#saveFailing) this.#agent.log(`could not write the monitor state (tried again each round): ${(error as Error).message}`);
+      this.#saveFailing = true;
+    }
   }
 }
 

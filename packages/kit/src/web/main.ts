@@ -1,9 +1,11 @@
 // The script PM2 runs in every cluster worker (see ecosystem.config.js), and
 // the way to run the site by hand: `node packages/web/dist/main.js`.
-import { isKitError } from '../core/index.cjs';
+import { isKitError, readSettings, withSecrets } from '../core/index.cjs';
 import { startWorker } from './worker.js';
 
 try {
+  // PM2 passes no secrets (core/secrets.cts): the site's own code finds them in process.env all the same.
+  Object.assign(process.env, withSecrets(process.env, readSettings().logsDir));
   await startWorker();
 } catch (error) {
   console.error(isKitError(error) ? `${error.message}${error.hint ? `\n${error.hint}` : ''}` : error);

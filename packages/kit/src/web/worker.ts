@@ -3,7 +3,7 @@ import path from 'node:path';
 import { connectionCaps, errors, localUrl, readSettings, type Settings } from '../core/index.cjs';
 import { eventsToken, openEventLog } from '../events/index.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
-import { Limits, limitStreams, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
+import { answerDroppedRejections, Limits, limitStreams, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
 import { answerPings } from './ping.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
@@ -32,6 +32,9 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   // Made now, not on the first publish: commands and tests read it from LOGS_DIR/run/events.token.
   await context.token();
   const site = await loadAstroSite(settings.siteDir);
+  // The build's handler drops its render promises (and its import added a listener for what escapes them): a
+  // session that cannot be saved gets its request a 503, not a hang.
+  answerDroppedRejections();
   context.build = site.build;
   const limits = new Limits(connectionCaps(settings));
   const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };

@@ -3,7 +3,7 @@ import { errors, readSettings } from '../../core/index.cjs';
 import { parseCommandArgs } from '../args.js';
 import { bold, runCommand, terminalReporter } from '../output.js';
 
-const help = `Usage: bin/startup show|install|uninstall [--user] [--dir DIR]
+const help = `Usage: bin/startup show|install|uninstall [--user] [--dir DIR] [--user-name NAME] [--allow-root]
        bin/startup boot|halt
 
 Brings the kit back after a reboot with a systemd unit whose paths are
@@ -19,14 +19,27 @@ wanted; its stop stops both. What stop-pm2 stopped stays stopped.
   halt        what the unit runs to stop (ExecStop)
 
   --user      a user unit (~/.config/systemd/user) instead of a system one
-  --dir DIR   write the unit into DIR instead`;
+  --dir DIR   write the unit into DIR instead
+  --user-name NAME  the user the system unit runs as (default: you, or the
+              user who ran sudo); root is refused (KIT_STARTUP_AS_ROOT)
+  --allow-root      run the system unit as root all the same`;
 
 await runCommand(async () => {
   const [command, ...rest] = process.argv.slice(2);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return void console.log(help);
-  const { values } = parseCommandArgs(`bin/startup ${command}`, rest, { user: { type: 'boolean', default: false }, dir: { type: 'string' } });
+  const { values } = parseCommandArgs(`bin/startup ${command}`, rest, {
+    user: { type: 'boolean', default: false },
+    dir: { type: 'string' },
+    'user-name': { type: 'string' },
+    'allow-root': { type: 'boolean', default: false },
+  });
   const settings = readSettings();
-  const options: StartupOptions = { mode: values.user ? 'user' : 'system', ...(values.dir && { dir: values.dir }) };
+  const options: StartupOptions = {
+    mode: values.user ? 'user' : 'system',
+    ...(values.dir && { dir: values.dir }),
+    ...(values['user-name'] && { userName: values['user-name'] }),
+    allowRoot: values['allow-root'],
+  };
   const report = terminalReporter();
   switch (command) {
     case 'show':
