@@ -1,0 +1,55 @@
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../core/index.cjs';
+
+/**
+ * The release a worker last loaded and served, kept in `last-good` beside
+ * the releases folder (and the `current` link). A worker that cannot load
+ * SITE_DIR serves it instead, so a `pm2 reload` onto a broken or missing
+ * build never leaves the site without workers: PM2 retires the old workers
+ * even when the new ones fail.
+ */
+export interface LastGood {
+  id: string;
+  /** The release's folder, absolute. */
+  dir: string;
+  servedAt: string;
+}
+
+const fileName = 'last-good';
+
+/** Where a release of `releasesDir` is recorded. */
+export function lastGoodFileOf(releasesDir: string): string {
+  return path.join(path.dirname(releasesDir), fileName);
+}
+
+/**
+ * The record that belongs with SITE_DIR, found without loading it: beside
+ * the releases folder its target sits in, else beside SITE_DIR itself when a
+ * `releases` folder is there too (a dangling `current` link). Undefined for a
+ * build outside any releases folder (a plain `astro build`).
+ */
+export async function lastGoodFileFor(siteDir: string): Promise<string | undefined> {
+  const real = await realpath(siteDir).catch(() => undefined);
+  if (real && path.basename(path.dirname(real)) === 'releases') return lastGoodFileOf(path.dirname(real));
+  const beside = path.dirname(path.resolve(siteDir));
+  const releases = await realpath(path.join(beside, 'releases')).catch(() => undefined);
+  return releases ? lastGoodFileOf(releases) : undefined;
+}
+
+export async function readLastGood(file: string): Promise<LastGood | undefined> {
+  try {
+    const record = JSON.parse(await readFile(file, 'utf8')) as Partial<LastGood>;
+    return typeof record.id === 'string' && typeof record.dir === 'string' ? { id: record.id, dir: record.dir, servedAt: String(record.servedAt) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a release that loaded and serves; unchanged records are not rewritten (every worker start calls this). */
+export async function recordLastGood(releasesDir: string, release: { id: string; dir: string }): Promise<void> {
+  const file = lastGoodFileOf(releasesDir);
+  const known = await readLastGood(file);
+  if (known?.id === release.id && known.dir === release.dir) return;
+  await writeFileAtomic(file, `${JSON.stringify({ id: release.id, dir: release.dir, servedAt: new Date().toISOString() }, null, 2)}\n`);
+}
