@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
@@ -113,6 +113,7 @@ test('pm2 reload onto a broken current release under load: no failed request, ev
 
   const record = JSON.parse(readFileSync(path.join(releases.dir, 'last-good'), 'utf8')) as { id: string };
   assert.equal(record.id, good, 'a degraded worker does not move the record');
+  assert.deepEqual(readdirSync(releases.dir).filter((name) => name.endsWith('.tmp')), [], 'no half-written record left');
 });
 
 test('a trial worker never falls back: it fails on the broken current release', { timeout: 60_000 }, async () => {

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/index.cjs';
 
 /**
  * The release a worker last loaded and served, kept in `last-good` beside
@@ -38,18 +39,35 @@ export async function lastGoodFileFor(siteDir: string): Promise<string | undefin
 }
 
 export async function readLastGood(file: string): Promise<LastGood | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseLastGood(() => text);
+}
+
+function parseLastGood(read: () => string): LastGood | undefined {
   try {
-    const record = JSON.parse(await readFile(file, 'utf8')) as Partial<LastGood>;
+    const record = JSON.parse(read()) as Partial<LastGood>;
     return typeof record.id === 'string' && typeof record.dir === 'string' ? { id: record.id, dir: record.dir, servedAt: String(record.servedAt) } : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Records a release that loaded and serves; unchanged records are not rewritten (every worker start calls this). */
-export async function recordLastGood(releasesDir: string, release: { id: string; dir: string }): Promise<void> {
+/**
+ * Records a release that loaded and serves; an unchanged record is not
+ * rewritten (every worker start calls this). Synchronous on purpose: a
+ * worker told to stop right after `ready` exits between two awaits, which
+ * would leave the temporary file behind; a few hundred bytes written and
+ * renamed in one go cannot be cut in half.
+ */
+export function recordLastGood(releasesDir: string, release: { id: string; dir: string }): void {
   const file = lastGoodFileOf(releasesDir);
-  const known = await readLastGood(file);
+  const known = parseLastGood(() => readFileSync(file, 'utf8'));
   if (known?.id === release.id && known.dir === release.dir) return;
-  await writeFileAtomic(file, `${JSON.stringify({ id: release.id, dir: release.dir, servedAt: new Date().toISOString() }, null, 2)}\n`);
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify({ id: release.id, dir: release.dir, servedAt: new Date().toISOString() }, null, 2)}\n`);
+    renameSync(temporary, file);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
 }

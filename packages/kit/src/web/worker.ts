@@ -52,9 +52,14 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     console.error(message);
     const failed = await audit(log, { source: settings.webAppName, kind: 'degraded', message, worker, pid: process.pid, build: site.build.id, wanted: degraded.wanted, reason: degraded.reason });
     if (failed) console.error(`could not publish the degraded audit entry: ${failed.message}`);
-  } else if (site.releasesDir) {
+  } else if (site.releasesDir && settings.siteFallback) {
     // Only now that it listens and said ready: the release a later worker may fall back to.
-    await recordLastGood(site.releasesDir, { id: site.build.id, dir: site.dir }).catch((error: Error) => console.error(`could not record the last good release: ${error.message}`));
+    // Not from a trial worker (no fallback): it proves nothing about the cluster yet, and is stopped at once.
+    try {
+      recordLastGood(site.releasesDir, { id: site.build.id, dir: site.dir });
+    } catch (error) {
+      console.error(`could not record the last good release: ${(error as Error).message}`);
+    }
   }
   return running;
 }
