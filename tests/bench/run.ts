@@ -17,6 +17,7 @@ import { ensureFreshBuild } from '../setup/site-build.js';
 import { backgroundLoad, load, type LoadResult } from './load.js';
 import { markdown, throughputChart, type BenchResults, type Throughput } from './report.js';
 import { fanoutLatency, holdStreams, rssBytes } from './sse.js';
+import { benchEventsToken } from './token.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const plan = quick
@@ -139,7 +140,7 @@ async function underLoad(action: () => Promise<void>, base: string) {
 }
 
 async function streams(kit: TestKit): Promise<BenchResults['sse']> {
-  const token = readFileSync(path.join(kit.logsDir, 'run', 'events.token'), 'utf8').trim();
+  const token = benchEventsToken(kit.logsDir);
   const workerPids = (await kit.onlineWorkers(cores)).map((w) => w.pid);
   const rate = quick ? 20 : 10;
   step(`fan-out latency with no other stream open: ${plan.latencyEvents} events to ${plan.latencyStreams} streams`);

@@ -8,6 +8,9 @@ export interface HealthReport {
   pid: number;
   instance: number | null;
   build: string;
+  /** With status "degraded": the build SITE_DIR holds, which the worker could not load, and why. */
+  wanted?: string;
+  reason?: string;
   uptimeMs: number;
 }
 

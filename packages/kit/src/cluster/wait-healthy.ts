@@ -52,6 +52,7 @@ export async function waitForWorkers(options: WaitForWorkersOptions): Promise<Pm
         try {
           const health = await fetchHealth(options.host, options.port, 3000, options.secure);
           if (onlinePids.has(health.pid) && health.build === options.build) healthy.set(health.pid, health);
+          else if (health.status === 'degraded') waitingFor = `a worker is degraded: it serves the last good release ${health.build} because build ${health.wanted} could not be loaded (${health.reason})`;
           else if (health.build !== options.build) waitingFor = `a worker still serves build ${health.build}`;
         } catch (error) {
           waitingFor = `/healthz: ${(error as Error).message}`;

@@ -49,6 +49,12 @@ export interface Settings {
   logsDir: string;
   /** SITE_DIR: the Astro build the workers serve (holds server/entry.mjs and client/). */
   siteDir: string;
+  /**
+   * Whether a worker that cannot load SITE_DIR serves the last release that
+   * served instead (degraded). ASTRO_CLUSTER_NO_FALLBACK=1 turns it off: trial
+   * workers set it, since a trial must fail when the new build is broken.
+   */
+  siteFallback: boolean;
   /** DRAIN_TIMEOUT_MS: how long a stopping worker may take to finish its requests. */
   drainTimeoutMs: number;
   /** START_TIMEOUT_MS: how long a starting worker may take to import the build and listen. */
@@ -174,6 +180,7 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     nodeEnv: read('NODE_ENV', undefined, 'production', matching(/^[a-z]+$/, 'a lower-case word such as production')),
     logsDir,
     siteDir: read('SITE_DIR', undefined, currentLink, inRoot),
+    siteFallback: read('ASTRO_CLUSTER_NO_FALLBACK', undefined, '0', oneOf(['0', '1'] as const)) === '0',
     drainTimeoutMs: read('DRAIN_TIMEOUT_MS', 'web.drainTimeoutMs', '5000', integer(100, 120_000)),
     startTimeoutMs: read('START_TIMEOUT_MS', 'web.startTimeoutMs', '15000', integer(1000, 300_000)),
     keepAliveTimeoutMs: read('KEEP_ALIVE_TIMEOUT_MS', undefined, '5000', integer(100, 600_000)),

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, realpath, rename, rm, symlink } from 'node:fs
 import path from 'node:path';
 import { readBuildInfo, writeFileAtomic } from '../core/index.cjs';
 import type { Release } from './build.js';
+import { lastGoodFileOf, readLastGood } from './last-good.js';
 import type { ReleasePaths } from './site-paths.js';
 
 /** Every release on disk, oldest first. */
@@ -68,16 +69,19 @@ export async function previousRelease(paths: ReleasePaths): Promise<Release | un
 }
 
 /**
- * Removes the oldest releases beyond `keep`, never the current one nor the
- * one before it. Pages rendered by old workers point at hashed assets of
+ * Removes the oldest releases beyond `keep`, never the current one, the
+ * one before it, nor the last one a worker served (what a worker that cannot
+ * load the current one falls back to). Pages rendered by old workers point at hashed assets of
  * their release, and old workers import page chunks from it lazily, so a few
  * are kept rather than only the current.
  */
 export async function pruneReleases(paths: ReleasePaths, keep: number): Promise<string[]> {
   const current = await currentRelease(paths);
   const previous = await previousRelease(paths);
+  const lastGood = await readLastGood(lastGoodFileOf(paths.releasesDir));
   const releases = await listReleases(paths);
-  const removable = releases.filter((release) => release.id !== current?.id && release.id !== previous?.id);
+  const kept = new Set([current?.id, previous?.id, lastGood?.id]);
+  const removable = releases.filter((release) => !kept.has(release.id));
   const excess = releases.length - keep;
   const removed: string[] = [];
   for (const release of removable.slice(0, Math.max(0, excess))) {

@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { agentsStatus, launcherStatus, readLauncher, wantedAgents, type AgentsStatus, type LauncherStatus } from '../agents/index.js';
-import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, runningDaemon } from '../cluster/index.js';
+import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, runningDaemon, type HealthReport } from '../cluster/index.js';
 import { isKitError, kitPackageRoot, localUrl, pm2Home, pollUntil, buildInfoOf, type BuildInfo, type Settings } from '../core/index.cjs';
 import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
 
 export interface WorkerStatus extends WorkerSnapshot {
   /** The build it reported on /healthz; undefined when it did not answer. */
   build: string | undefined;
+  /** When it serves the last good release because it could not load `wanted`. */
+  degraded?: { wanted: string; reason: string };
 }
 
 export interface KitStatus {
@@ -46,6 +48,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     for (const worker of workers) {
       if (worker.status !== 'online') problems.push(`web worker ${worker.instance} (pid ${worker.pid}) is ${worker.status}`);
       else if (!worker.build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) did not answer /healthz`);
+      else if (worker.degraded) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) is degraded: it serves the last good release ${worker.build} because build ${worker.degraded.wanted} could not be loaded (${worker.degraded.reason})`);
       else if (build && worker.build !== build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) serves build ${worker.build}, not ${build}`);
     }
   }
@@ -95,19 +98,23 @@ async function launcherReport(settings: Settings, problems: string[]): Promise<L
 async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {
   const procs = kitWorkers(await Pm2Client.using((client) => client.list()), settings);
   // New connections go round the workers: probe until every online one answered (or give up after a few seconds).
-  const builds = new Map<number, string>();
+  const builds = new Map<number, HealthReport>();
   const online = procs.filter((proc) => proc.status === 'online').map((proc) => proc.pid);
   if (online.length > 0) {
     await pollUntil(
       async () => {
         const health = await fetchHealth(settings.host, settings.port, 2000, Boolean(settings.tls)).catch(() => undefined);
-        if (health) builds.set(health.pid, health.build);
+        if (health) builds.set(health.pid, health);
         return online.every((pid) => builds.has(pid));
       },
       { timeoutMs: 3000, intervalMs: 20 },
     );
   }
-  return procs.map((proc) => ({ ...workerSnapshot(proc), build: builds.get(proc.pid) }));
+  return procs.map((proc) => {
+    const health = builds.get(proc.pid);
+    const degraded = health?.status === 'degraded' ? { wanted: health.wanted ?? 'unknown', reason: health.reason ?? 'unknown' } : undefined;
+    return { ...workerSnapshot(proc), build: health?.build, ...(degraded && { degraded }) };
+  });
 }
 
 function versions(settings: Settings, served: BuildInfo | undefined): KitStatus['versions'] {

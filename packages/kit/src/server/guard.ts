@@ -58,15 +58,23 @@ let answering = false;
 export function answerDroppedRejections(): void {
   if (answering) return;
   answering = true;
-  process.on('unhandledRejection', (reason) => {
-    for (const entry of inFlight) {
-      if (entry.scope.storeFailures.length > 0 && causedBy(reason, entry.scope.storeFailures)) {
-        inFlight.delete(entry);
-        entry.fail(reason);
-        return;
-      }
+  process.on('unhandledRejection', (reason) => void answerStoreFailure(reason));
+}
+
+/**
+ * Answers the request whose store failure `reason` is, with its 503; true
+ * when it was one. The worker's fatal-error handler asks this first: a store
+ * that cannot be written is no reason to end the worker.
+ */
+export function answerStoreFailure(reason: unknown): boolean {
+  for (const entry of inFlight) {
+    if (entry.scope.storeFailures.length > 0 && causedBy(reason, entry.scope.storeFailures)) {
+      inFlight.delete(entry);
+      entry.fail(reason);
+      return true;
     }
-  });
+  }
+  return false;
 }
 
 function describeError(error: unknown): string {

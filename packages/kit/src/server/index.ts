@@ -1,5 +1,5 @@
 export { ConnectionTracker } from './connections.js';
-export { answerDroppedRejections, guard, pathOf, sendText, type Handler } from './guard.js';
+export { answerDroppedRejections, answerStoreFailure, guard, pathOf, sendText, type Handler } from './guard.js';
 export { LongLivedResponses } from './long-lived.js';
 export { serve, type RunningServer, type ServeOptions } from './serve.js';
 export { onShutdownRequest, tellPm2Ready } from './shutdown-request.js';

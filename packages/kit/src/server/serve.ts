@@ -38,8 +38,8 @@ export interface RunningServer {
   readonly port: number;
   /** Event streams and other responses that the drain must end rather than await. */
   readonly streams: LongLivedResponses;
-  /** Drains, runs onClose, then exits. Safe to call more than once. */
-  shutdown(reason: string): Promise<void>;
+  /** Drains, runs onClose, then exits with `exitCode` (0 unless a fault ends the worker). Safe to call more than once: the first call decides. */
+  shutdown(reason: string, exitCode?: number): Promise<void>;
 }
 
 /**
@@ -79,9 +79,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const port = (server.address() as net.AddressInfo).port;
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (reason: string) => (stopping ??= drainAndExit(reason));
+  const shutdown = (reason: string, exitCode = 0) => (stopping ??= drainAndExit(reason, exitCode));
 
-  async function drainAndExit(reason: string): Promise<void> {
+  async function drainAndExit(reason: string, exitCode: number): Promise<void> {
     const started = Date.now();
     log(`${reason}: draining ${connections.size} connection(s), ${streams.size} stream(s)`);
     // net.Server#close stops accepting only; http.Server#close would also close idle keep-alive sockets under their clients.
@@ -119,7 +119,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     // Under PM2 stdout is written asynchronously (to the log file and over IPC): let the last line out first.
     if (options.log) options.log(farewell);
     else await writeLine(farewell);
-    exit(0);
+    exit(exitCode);
   }
 
   const stopListening = onShutdownRequest(

@@ -1,32 +1,17 @@
-import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream';
 import path from 'node:path';
+import send from 'send';
 import { pathOf, type Handler } from '../server/index.js';
-
-const types: Record<string, string> = {
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.webp': 'image/webp',
-  '.avif': 'image/avif',
-  '.gif': 'image/gif',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.wasm': 'application/wasm',
-};
 
 /**
  * Serves a hashed asset (/_astro/…) that the current release no longer has
  * from the other releases kept beside it. A page rendered by a worker of
  * another release (older during a deploy, newer during a rollback) points at
  * that release's assets, and the browser may fetch them from any worker.
+ *
+ * It serves them with `send`, as @astrojs/node serves the current release's
+ * client files, so an old asset keeps the same caching semantics: ETag,
+ * Last-Modified, Accept-Ranges, Range (206/416) and conditional 304s.
  */
 export function assetFallback(clientDir: string, releasesDir: string | undefined, handler: Handler): Handler {
   if (!releasesDir) return handler;
@@ -35,26 +20,25 @@ export function assetFallback(clientDir: string, releasesDir: string | undefined
     if (!name || name.startsWith('.') || (req.method !== 'GET' && req.method !== 'HEAD') || (await isFile(path.join(clientDir, '_astro', name)))) {
       return handler(req, res);
     }
-    const found = await findInReleases(releasesDir, name);
-    if (!found) return handler(req, res);
-    const { file, size } = found;
-    res.writeHead(200, {
-      'Content-Type': types[path.extname(name).toLowerCase()] ?? 'application/octet-stream',
-      'Content-Length': size,
-      'Cache-Control': 'public, max-age=31536000, immutable',
-    });
-    if (req.method === 'HEAD') return void res.end();
-    // pipeline closes the file too when the client goes away mid-way.
-    pipeline(createReadStream(file), res, () => undefined);
+    const releaseClient = await findInReleases(releasesDir, name);
+    if (!releaseClient) return handler(req, res);
+    const stream = send(req, `/_astro/${name}`, { root: releaseClient, dotfiles: 'deny', index: false });
+    // The same header the adapter sets on its own /_astro/ files.
+    stream.on('headers', (response) => response.setHeader('Cache-Control', 'public, max-age=31536000, immutable'));
+    // No 'error' listener: send answers 416 (with Content-Range), 412 and a
+    // 404 for a release pruned since the lookup itself. (The adapter hands
+    // every such error to SSR, so its own files answer 404 to a range beyond
+    // their end.)
+    stream.pipe(res);
   };
 }
 
-async function findInReleases(releasesDir: string, name: string): Promise<{ file: string; size: number } | undefined> {
+/** The client folder of the newest other release that has `_astro/<name>`. */
+async function findInReleases(releasesDir: string, name: string): Promise<string | undefined> {
   const releases = (await readdir(releasesDir).catch(() => [] as string[])).filter((entry) => !entry.startsWith('.')).sort().reverse();
   for (const release of releases) {
-    const file = path.join(releasesDir, release, 'client', '_astro', name);
-    const info = await stat(file).catch(() => undefined);
-    if (info?.isFile()) return { file, size: info.size };
+    const client = path.join(releasesDir, release, 'client');
+    if (await isFile(path.join(client, '_astro', name))) return client;
   }
   return undefined;
 }

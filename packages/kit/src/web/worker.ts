@@ -1,24 +1,26 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectionCaps, errors, localUrl, readSettings, type Settings } from '../core/index.cjs';
-import { eventsToken, openEventLog } from '../events/index.js';
+import { recordLastGood } from '../deploy/last-good.js';
+import { audit, eventsToken, openEventLog } from '../events/index.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
 import { answerDroppedRejections, Limits, limitStreams, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
 import { answerPings } from './ping.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
-import { loadAstroSite } from './astro-site.js';
 import { allowedHostsOnly } from './hosts.js';
 import { healthz } from './routes/healthz.js';
+import { loadServedSite } from './served-site.js';
 import { secureCookiesOverHttps } from './secure-cookies.js';
 import { cutSlowStreams } from './slow-streams.js';
 
 /**
  * One web worker: open the shared event log, import the Astro build, then
  * listen and tell PM2 it is ready. The kit answers only the health path
- * itself; every other URL is the site's. A build that fails to import never
- * reaches `ready`, so a reload leaves the old workers serving until
- * listen_timeout.
+ * itself; every other URL is the site's. A build that fails to import is
+ * replaced by the last release that served (degraded, and said so on the
+ * health path, in the log and on `audit`); with no such release, or in a
+ * trial worker, the worker never reaches `ready`.
  */
 export async function startWorker(settings: Settings = readSettings()): Promise<RunningServer> {
   const startedAt = Date.now();
@@ -31,7 +33,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   provideContext(context);
   // Made now, not on the first publish: commands and tests read it from LOGS_DIR/run/events.token.
   await context.token();
-  const site = await loadAstroSite(settings.siteDir);
+  const { site, degraded } = await loadServedSite(settings);
   // The build's handler drops its render promises (and its import added a listener for what escapes them): a
   // session that cannot be saved gets its request a 503, not a hang.
   answerDroppedRejections();
@@ -45,7 +47,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     limitStreams(
       limits,
       createApp(
-        { [settings.healthPath]: healthz({ build: site.build.id, startedAt }) },
+        { [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded }) },
         cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res)),
       ),
     ),
@@ -67,6 +69,20 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   const who = worker === 'standalone' ? 'standalone' : `worker ${worker}`;
   const { maxConnections, maxStreams, maxStreamsPerClient } = limits.caps;
   console.log(`${who} (pid ${process.pid}) serving build ${site.build.id} on ${localUrl(settings.host, running.port, Boolean(tls))} (at most ${maxConnections} connections, ${maxStreams} streams, ${maxStreamsPerClient} per client) after ${Date.now() - startedAt} ms (events: ${log.backend})`);
+  if (degraded) {
+    const message = `${who} (pid ${process.pid}) is degraded: it serves the last good release ${site.build.id}, because build ${degraded.wanted} could not be loaded: ${degraded.reason}`;
+    console.error(message);
+    const failed = await audit(log, { source: settings.webAppName, kind: 'degraded', message, worker, pid: process.pid, build: site.build.id, wanted: degraded.wanted, reason: degraded.reason });
+    if (failed) console.error(`could not publish the degraded audit entry: ${failed.message}`);
+  } else if (site.releasesDir && settings.siteFallback) {
+    // Only now that it listens and said ready: the release a later worker may fall back to.
+    // Not from a trial worker (no fallback): it proves nothing about the cluster yet, and is stopped at once.
+    try {
+      recordLastGood(site.releasesDir, { id: site.build.id, dir: site.dir });
+    } catch (error) {
+      console.error(`could not record the last good release: ${(error as Error).message}`);
+    }
+  }
   return running;
 }
 

@@ -59,7 +59,7 @@ function print(status: KitStatus): void {
   console.log(dim(`  kit ${status.versions.kit}, Node ${status.versions.node}, PM2 ${status.versions.pm2}, Astro ${status.versions.astro} (the build served); PM2_HOME ${status.pm2.home} (daemon ${status.pm2.daemonPid ?? 'not running'})`));
   console.log(`\n${bold(`web: ${status.web.app}`)}, ${status.web.workers.length} of ${status.web.expected} worker(s)`);
   for (const w of status.web.workers) {
-    console.log(`  #${w.instance}  pid ${String(w.pid).padEnd(7)} ${w.status.padEnd(9)} restarts ${String(w.restarts).padEnd(4)} up ${time(w.uptimeMs).padEnd(8)} ${mb(w.memoryBytes).padEnd(7)} cpu ${w.cpuPercent}%  build ${w.build ?? 'no answer'}`);
+    console.log(`  #${w.instance}  pid ${String(w.pid).padEnd(7)} ${w.status.padEnd(9)} restarts ${String(w.restarts).padEnd(4)} up ${time(w.uptimeMs).padEnd(8)} ${mb(w.memoryBytes).padEnd(7)} cpu ${w.cpuPercent}%  build ${w.build ?? 'no answer'}${w.degraded ? ` (degraded: could not load ${w.degraded.wanted})` : ''}`);
   }
   console.log(`\n${bold('agents')} (supervisor ${status.agents.supervisor.state}${status.agents.supervisor.pid ? `, pid ${status.agents.supervisor.pid}` : ''})`);
   const row = (a: KitStatus['agents']['agents'][number]) =>

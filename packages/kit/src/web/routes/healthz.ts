@@ -5,11 +5,15 @@ import { sendJson } from './respond.js';
 export interface HealthFacts {
   build: string;
   startedAt: number;
+  /** Set when the worker serves the last good release instead of SITE_DIR's build. */
+  degraded?: { wanted: string; reason: string } | undefined;
 }
 
 /**
  * GET /healthz: proves that this worker, of this build, answers. The body
  * says which worker it is, so a caller can tell when it has heard from all.
+ * A degraded worker still answers 200 (it serves), with `status: "degraded"`,
+ * `build` (what it serves), `wanted` and `reason` (what it could not load).
  */
 export function healthz(facts: HealthFacts) {
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -17,10 +21,11 @@ export function healthz(facts: HealthFacts) {
       return sendJson(res, 405, { error: 'method not allowed' }, { Allow: 'GET, HEAD' });
     }
     sendJson(res, 200, {
-      status: 'ok',
+      status: facts.degraded ? 'degraded' : 'ok',
       pid: process.pid,
       instance: instanceId(),
       build: facts.build,
+      ...(facts.degraded && { wanted: facts.degraded.wanted, reason: facts.degraded.reason }),
       uptimeMs: Date.now() - facts.startedAt,
     }, { 'Cache-Control': 'no-store' });
   };
