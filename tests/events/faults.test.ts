@@ -78,7 +78,7 @@ test('a client that stops reading is cut, and its stream released, while a readi
   await waitFor(
     'no stream left on either worker',
     async () => {
-      const stats = await getJson<{ pid: number; streams: number }>(`${kit.url}/api/stats`);
+      const stats = await getJson<{ pid: number; streams: number }>(`${kit.url}/api/stats`, kit.auth());
       seen.set(stats.pid, stats);
       return seen.size >= 2 && [...seen.values()].every((s) => s.streams === 0);
     },
@@ -96,7 +96,8 @@ test('an event name that would add SSE fields is not written: the task stream se
   await publish(kit, token, `task-${id}`, { type: 'queued\ndata: injected\nid: 999', id, prompt: 'x' });
   await publish(kit, token, `task-${id}`, { type: 'progress:x', percent: 1, token: 'a' });
   await publish(kit, token, `task-${id}`, { type: 'done', reply: 'ok', words: 1, ms: 1 });
-  const client = new SseClient(`${kit.url}/api/tasks/${id}/stream`);
+  // A task's stream is its owner's; the token may read any.
+  const client = new SseClient(`${kit.url}/api/tasks/${id}/stream`, { headers: kit.auth() });
   await waitFor('the end of the task', () => client.events.some((e) => e.event === 'done'));
   const events = client.events.filter((e) => e.event !== 'caught-up');
   assert.deepEqual(events.map((e) => e.event), ['message', 'message', 'done']);
