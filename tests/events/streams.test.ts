@@ -169,6 +169,10 @@ test('2 workers × 1000 concurrent updates of one session: no torn read, no 5xx'
     body: `name=${'n'.repeat(60)}`,
   });
   assert.equal(signIn.status, 303);
+  // Signing in gives the session a new id (no fixation): the requests go on with that one.
+  const signedIn = String(signIn.headers['set-cookie'] ?? '').split(';')[0]!;
+  assert.match(signedIn, /^kit-session=/);
+  assert.notEqual(signedIn, cookie);
 
   const visits: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -176,7 +180,7 @@ test('2 workers × 1000 concurrent updates of one session: no torn read, no 5xx'
       {
         url: `${kit.url}/api/session/visits`,
         method: 'POST',
-        headers: { cookie, 'content-type': 'application/json' },
+        headers: { cookie: signedIn, 'content-type': 'application/json' },
         connections: 50,
         amount: 2000,
         setupClient: (client) => client.on('body', (body: Buffer) => visits.push((JSON.parse(body.toString()) as { visits: number }).visits)),
@@ -189,7 +193,7 @@ test('2 workers × 1000 concurrent updates of one session: no torn read, no 5xx'
   assert.equal(visits.length, 2000);
   // The session already held visits=1: a read of a half-written (or emptied) session file would start again from 1.
   assert.ok(visits.every((n) => Number.isInteger(n) && n >= 2), `${visits.filter((n) => n < 2).length} responses read an empty or torn session`);
-  const page = await request(`${kit.url}/session`, { headers: { cookie } });
+  const page = await request(`${kit.url}/session`, { headers: { cookie: signedIn } });
   assert.match(page.body, new RegExp(`data-testid="name">${'n'.repeat(60)}<`), 'still signed in');
   const errors = readFileSync(path.join(kit.logsDir, 'pm2', 'astro-web-error.log'), 'utf8');
   assert.doesNotMatch(errors, /could not be parsed|Unexpected end of JSON|SyntaxError/);
