@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -15,10 +14,8 @@ let page: Page;
 let token: string;
 
 before(async () => {
-  kit = await TestKit.create({ instances: 2, env: { TASK_STEP_MS: '20' } });
-  const started = await kit.run('start-pm2');
-  assert.equal(started.code, 0, started.output);
-  token = readFileSync(path.join(kit.logsDir, 'run', 'events.token'), 'utf8').trim();
+  kit = await TestKit.started({ instances: 2, env: { TASK_STEP_MS: '20' } });
+  token = kit.token();
   browser = await launchChromium();
   page = await browser.newPage();
   // The audit page is an operator's.

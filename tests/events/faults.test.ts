@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { getJson, request } from '../helpers/http.js';
 import { TestKit } from '../helpers/kit.js';
@@ -16,10 +14,8 @@ let kit: TestKit;
 let token: string;
 
 before(async () => {
-  kit = await TestKit.create({ instances: 2, env: { TASK_STEP_MS: '20' } });
-  const started = await kit.run('start-pm2');
-  assert.equal(started.code, 0, started.output);
-  token = readFileSync(path.join(kit.logsDir, 'run', 'events.token'), 'utf8').trim();
+  kit = await TestKit.started({ instances: 2, env: { TASK_STEP_MS: '20' } });
+  token = kit.token();
 });
 
 after(async () => {

@@ -40,6 +40,14 @@ export class TestKit {
     readonly port: number,
   ) {}
 
+  /** A kit already started with bin/start-pm2 (agents too), as most integration tests want it. */
+  static async started(options: { instances?: number; env?: Record<string, string> } = {}, args: string[] = []): Promise<TestKit> {
+    const kit = await TestKit.create(options);
+    const started = await kit.run('start-pm2', args);
+    if (started.code !== 0) throw new Error(`start-pm2 failed:\n${started.output}`);
+    return kit;
+  }
+
   static async create(options: { instances?: number; env?: Record<string, string> } = {}): Promise<TestKit> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kit-test-'));
     const port = await freePort();
