@@ -249,7 +249,6 @@ export function workerEnv(settings: Settings): Record<string, string> {
     NODE_ENV: settings.nodeEnv,
     HOST: settings.host,
     SITE_HOSTS: settings.siteHosts.join(','),
-    ...(settings.operatorPassword && { OPERATOR_PASSWORD: settings.operatorPassword }),
     PORT: String(settings.port),
     LOGS_DIR: settings.logsDir,
     SITE_DIR: settings.siteDir,

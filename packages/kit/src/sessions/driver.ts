@@ -11,10 +11,17 @@ import { guardKeys } from './keys.js';
 /** Sessions live this long after their last change (seconds), in Redis; files are pruned by the scheduler's cleanup job. */
 const TTL_SECONDS = 14 * 86_400;
 
+/**
+ * ioredis queues commands while it cannot reach Redis, and retries for ever:
+ * a session read would hang its request. A few tries, then an error, which
+ * the worker answers with 503.
+ */
+const FAIL_FAST = { connectTimeout: 2000, maxRetriesPerRequest: 2 };
+
 export default function kitSessionDriver(): Driver {
   const settings = readSettings();
   // Any cookie reaches the driver as a key: a bad one is no session, on both stores.
-  if (settings.redisUrl) return guardKeys(reportingFailures(redisDriver({ url: settings.redisUrl, base: 'kit:sessions', ttl: TTL_SECONDS })));
+  if (settings.redisUrl) return guardKeys(reportingFailures(redisDriver({ url: settings.redisUrl, base: 'kit:sessions', ttl: TTL_SECONDS, ...FAIL_FAST })));
   return guardKeys(reportingFailures(atomicFsDriver(path.join(logPaths(settings.logsDir).run, 'sessions'))));
 }
 

@@ -25,7 +25,8 @@ export async function hasEventsToken(request: Request): Promise<boolean> {
 
 /** An operator: the bearer token (commands, agents, scripts), or a session signed in with OPERATOR_PASSWORD. */
 export async function isOperator(request: Request, session: SessionLike | undefined): Promise<boolean> {
-  if (await hasEventsToken(request)) return true;
+  // A script that sends a token is judged by it alone: a wrong one is refused without touching the session store.
+  if (request.headers.has('authorization')) return hasEventsToken(request);
   return session !== undefined && (await session.get(operatorKey)) === true;
 }
 
