@@ -1,8 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { errors } from '../core/index.cjs';
+import { errors, writeFileAtomic } from '../core/index.cjs';
 import { FanoutLog } from './fanout-log.js';
 import { assertStorable } from './json-depth.js';
 import { assertTopic } from './topics.js';
@@ -324,9 +324,8 @@ async function readState(dir: string): Promise<TopicState> {
 
 /** Replaced whole (temporary file, then rename): a reader never sees half of it. */
 async function writeState(dir: string, state: TopicState): Promise<void> {
-  const temporary = path.join(dir, `${stateFile}.${process.pid}.tmp`);
-  await writeFile(temporary, JSON.stringify(state));
-  await rename(temporary, path.join(dir, stateFile));
+  // writeFileAtomic also removes its temporary file when the disk is full.
+  await writeFileAtomic(path.join(dir, stateFile), JSON.stringify(state));
 }
 
 /** A segment's events, up to its last complete line. */
