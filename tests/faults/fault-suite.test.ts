@@ -7,7 +7,7 @@ import { isAlive } from 'astro-cluster-kit/core';
 import { FileEventLog } from 'astro-cluster-kit/event-log';
 import { request } from '../helpers/http.js';
 import { TestKit } from '../helpers/kit.js';
-import { SseClient } from '../helpers/sse.js';
+import { readBacklog, SseClient } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The fault suite: one 2-worker kit with its agents, three faults, and for
@@ -153,9 +153,7 @@ test('daemon-sigkill: the PM2 daemon SIGKILLed while events flow; after start-pm
   subscriber.close();
   const live = compare(acknowledged, subscriber.ids());
   // A reader from the start gets them all too, once each.
-  const reader = new SseClient(`${kit.url}/api/events/${topic}`, { headers: { 'Last-Event-ID': '0' } });
-  await waitFor('the reader to catch up', () => reader.events.some((e) => e.event === 'caught-up'), { timeoutMs: 30_000 });
-  reader.close();
+  const reader = await readBacklog(`${kit.url}/api/events/${topic}`, '0');
   const replay = compare(acknowledged, reader.ids());
   const extra = reader.ids().filter((id) => !acknowledged.includes(id)).length;
   console.log(`# daemon-sigkill: ${acknowledged.length} acknowledged, ${failed} failed publishes, subscriber: ${subscriber.connections} connections, ${subscriber.ids().length} events, lost ${live.lost.length}, twice ${live.twice.length}; replay: lost ${replay.lost.length}, twice ${replay.twice.length}, unacknowledged stored ${extra}`);
@@ -195,13 +193,9 @@ test('damaged-segment: a garbage line in the newest segment; ids go on above the
   const live = compare(afterDamage, subscriber.ids());
 
   // A reader that had seen 3 missed 4 and 5 for good: it is told with a reset, then gets what is left.
-  const fromThree = new SseClient(`${kit.url}/api/events/${topic}`, { headers: { 'Last-Event-ID': '3' } });
-  await waitFor('the reader from 3 to catch up', () => fromThree.events.some((e) => e.event === 'caught-up'), { timeoutMs: 30_000 });
-  fromThree.close();
+  const fromThree = await readBacklog(`${kit.url}/api/events/${topic}`, '3');
   // One that had everything up to 5 missed nothing.
-  const fromFive = new SseClient(`${kit.url}/api/events/${topic}`, { headers: { 'Last-Event-ID': '5' } });
-  await waitFor('the reader from 5 to catch up', () => fromFive.events.some((e) => e.event === 'caught-up'), { timeoutMs: 30_000 });
-  fromFive.close();
+  const fromFive = await readBacklog(`${kit.url}/api/events/${topic}`, '5');
   const lost = Math.max(live.lost.length, compare(afterDamage, fromThree.ids()).lost.length, compare(afterDamage, fromFive.ids()).lost.length);
   console.log(`# damaged-segment: live subscriber ${subscriber.ids().join(',')}; from 3: ${fromThree.events.map((e) => e.event === 'message' ? e.id : e.event).join(',')}; from 5: ${fromFive.events.map((e) => e.event === 'message' ? e.id : e.event).join(',')}`);
   summary.push({ name: 'damaged-segment', lost, failed: 0, note: `the damaged segment (ids 1-5) set aside, readers from before it told with a reset` });

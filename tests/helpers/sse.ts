@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { waitFor } from './wait.js';
 
 export interface SseEvent {
   id: string | undefined;
@@ -142,6 +143,17 @@ function withQuery(url: string, lastEventId: string): string {
   const parsed = new URL(url);
   parsed.searchParams.set('lastEventId', lastEventId);
   return parsed.toString();
+}
+
+/** Reads a topic from after `lastEventId` until the server says `caught-up`, then closes: the backlog a reconnect gets. */
+export async function readBacklog(url: string, lastEventId: string, timeoutMs = 30_000): Promise<SseClient> {
+  const client = new SseClient(url, { headers: { 'Last-Event-ID': lastEventId } });
+  try {
+    await waitFor(`the stream from ${lastEventId} to catch up`, () => client.events.some((e) => e.event === 'caught-up'), { timeoutMs });
+  } finally {
+    client.close();
+  }
+  return client;
 }
 
 /** The `data` of a stream message, as published. */

@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { configFileName, describe, errors, type Reporter, type Settings } from '../core/index.cjs';
+import { commandPath } from './command-path.js';
 
 /**
  * An existing launcher kept as the launcher (`agents.launcher` of the config
@@ -166,7 +167,7 @@ export function launcherLog(settings: Settings): string {
 
 /** Spawns a launcher command in the project root, with the project's node_modules/.bin first on PATH (as pnpm scripts have it). */
 function spawnCommand(settings: Settings, command: LauncherCommand, stdio: ['ignore', 'pipe' | number, 'pipe' | number]): ChildProcess {
-  const env = { ...process.env, PATH: [path.join(settings.root, 'node_modules', '.bin'), process.env.PATH].filter(Boolean).join(path.delimiter) };
+  const env = { ...process.env, PATH: commandPath(settings.root) };
   // An argv is looked up on that PATH (libuv searches the child's PATH); a string is a shell command line.
   const [file, args] = typeof command === 'string' ? ['/bin/sh', ['-c', command]] : [command[0]!, command.slice(1)];
   return spawn(file, args, { cwd: settings.root, env, stdio });

@@ -3,7 +3,7 @@
 // here (only the Host check runs in the worker, before the site); the
 // reference site's src/middleware.ts shows them in use.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { hasBearer } from '../events/http.js';
+import { hasEventsToken } from '../events/public.js';
 import { kitContext } from '../runtime/context.js';
 import { isSessionId } from '../sessions/keys.js';
 
@@ -18,10 +18,8 @@ export interface SessionLike {
 /** The session key that marks an operator sign-in. */
 export const operatorKey = 'operator';
 
-/** Whether the request carries `Authorization: Bearer <EVENTS_TOKEN>`, compared in constant time. */
-export async function hasEventsToken(request: Request): Promise<boolean> {
-  return hasBearer(request, await kitContext().token());
-}
+// The same check as astro-cluster-kit/events offers, offered here too for a site's middleware.
+export { hasEventsToken };
 
 /** An operator: the bearer token (commands, agents, scripts), or a session signed in with OPERATOR_PASSWORD. */
 export async function isOperator(request: Request, session: SessionLike | undefined): Promise<boolean> {
