@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { commandLine, isAlive, isZombie } from '../core/index.cjs';
 import { openAgentLog } from './agent-log.js';
 import { commandPath, findExecutable } from './command-path.js';
 import { exitCodes } from './exit-codes.js';
@@ -9,7 +10,7 @@ import type { AgentSpec } from './registry.js';
 import { afterCrash, crashesInARow } from './restart-policy.js';
 import type { AgentContext } from './runtime.js';
 import type { Waker } from './waker.js';
-import { readDesired, stateFiles, writeSupervisorRecord, type AgentRecord, type SupervisorRecord } from './state-files.js';
+import { readDesired, readSupervisorRecord, stateFiles, writeSupervisorRecord, type AgentRecord, type SupervisorRecord } from './state-files.js';
 
 interface Running {
   child: ChildProcess;
@@ -36,6 +37,8 @@ export class Supervisor {
   /** Replaced processes that have not exited yet (a frozen holder): stopped with the rest on shutdown. */
   readonly #retired = new Set<ChildProcess>();
   readonly #waker: Waker;
+  /** Agents whose lock was found free while their holder lived, and since when. */
+  readonly #freeSince = new Map<string, number>();
   /** Whether the last write of the supervisor record failed (said once, then retried each round). */
   #saveFailing = false;
 
@@ -50,6 +53,7 @@ export class Supervisor {
   async run(): Promise<void> {
     // bin/mh sends SIGHUP after changing desired.json: look now rather than at the next tick.
     process.on('SIGHUP', () => this.#waker.wake());
+    await this.#adoptLiveHolders();
     while (!this.#agent.signal.aborted) {
       const busy = await this.#agent.unit(() => this.#reconcile());
       if (!busy) {
@@ -107,6 +111,7 @@ export class Supervisor {
       return this.#set(record, 'starting', null);
     }
     if (running && !this.#frozen(running, lock)) return; // still starting up
+    if (!running && lock.kind === 'free' && this.#retaking(spec, record)) return;
     if (!running && record.state === 'running' && lock.kind === 'abandoned') {
       // An adopted agent died: a crash like any other.
       return this.#crashed(spec, record, { code: null, signal: null }, Date.now() - Date.parse(record.since));
@@ -117,6 +122,38 @@ export class Supervisor {
       this.#children.delete(spec.name);
     }
     this.#start(spec, record);
+  }
+
+  /**
+   * A supervisor started in place of one that died (SIGKILL) adopts the lock
+   * holders its predecessor recorded as running and that still live: they
+   * hold their agents' locks, or are taking them again.
+   */
+  async #adoptLiveHolders(): Promise<void> {
+    const previous = await readSupervisorRecord(this.#files.supervisor);
+    for (const [name, record] of this.#records) {
+      const before = previous?.agents[name];
+      if (before?.state === 'running' && before.pid !== null && isLiveHolder(before.pid)) {
+        Object.assign(record, { state: 'running', pid: before.pid, since: before.since, generation: before.generation, restarts: before.restarts });
+      }
+    }
+  }
+
+  /**
+   * A live holder whose lock folder vanished (someone removed the locks
+   * folder) takes its lock again at its next refresh: no second copy may be
+   * started meanwhile. Waited for one stale window at most.
+   */
+  #retaking(spec: AgentSpec, record: AgentRecord): boolean {
+    if (record.state !== 'running' || record.pid === null || !isLiveHolder(record.pid)) {
+      this.#freeSince.delete(spec.name);
+      return false;
+    }
+    const since = this.#freeSince.get(spec.name) ?? Date.now();
+    this.#freeSince.set(spec.name, since);
+    if (Date.now() - since <= this.#agent.settings.lockStaleMs) return true;
+    this.#freeSince.delete(spec.name);
+    return false;
   }
 
   /**
@@ -248,6 +285,11 @@ export class Supervisor {
     for (const record of this.#records.values()) if (record.state !== 'failed') this.#set(record, 'stopped', null);
     await this.#save();
   }
+}
+
+/** Whether `pid` is a live lock holder process (pids are reused: its command line must say so). */
+function isLiveHolder(pid: number): boolean {
+  return isAlive(pid) && !isZombie(pid) && (commandLine(pid) ?? '').includes(holderScript);
 }
 
 function now(): string {
