@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** Debian packages the suite drives for real: a browser for Playwright, a Redis server for the multi-host backend. */
+/** Debian packages the suite drives for real: a browser for Playwright, a Redis server for the multi-host backend, nginx as the proxy in front of several hosts. */
 const needed = [
   { binary: '/usr/bin/chromium', pkg: 'chromium' },
   { binary: '/usr/bin/redis-server', pkg: 'redis-server' },
+  { binary: '/usr/sbin/nginx', pkg: 'nginx' },
 ];
 
 /**
