@@ -120,3 +120,18 @@ test('merging workers: each keeps its series under its worker label, and sums ac
   const overlap = await mergeRegistries([(await zero.registry.getMetricsAsJSON()) as RegistryJson, (await again.registry.getMetricsAsJSON()) as RegistryJson]).metrics();
   assert.match(overlap, /^astro_cluster_http_requests_total\{group="page",status="200",worker="0"\} 10$/m);
 });
+
+test('metrics settings: defaults, the config file, and mistakes reported', async () => {
+  const { readSettings, workerEnv } = await import('astro-cluster-kit/core');
+  const defaults = readSettings({}, '/somewhere');
+  assert.deepEqual([defaults.metricsEnabled, defaults.metricsPath, defaults.metricsPort, defaults.metricsSampleMs], [true, '/metrics', undefined, 5000]);
+  const set = readSettings({ METRICS_PATH: '/internal/metrics', METRICS_PORT: '9464', METRICS_SAMPLE_MS: '0', METRICS: 'off' }, '/somewhere');
+  assert.deepEqual([set.metricsEnabled, set.metricsPath, set.metricsPort, set.metricsSampleMs], [false, '/internal/metrics', 9464, 0]);
+  assert.deepEqual([workerEnv(set).METRICS_PORT, workerEnv(set).METRICS_PATH, workerEnv(set).METRICS_SAMPLE_MS], ['9464', '/internal/metrics', '0']);
+  assert.equal(workerEnv(defaults).METRICS_PORT, undefined);
+  assert.throws(() => readSettings({ METRICS_PATH: 'metrics', METRICS_PORT: '4321', METRICS_SAMPLE_MS: '10' }, '/somewhere'), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'KIT_INVALID_SETTINGS');
+    for (const name of ['METRICS_PATH', 'METRICS_PORT', 'METRICS_SAMPLE_MS']) assert.match(error.message, new RegExp(name));
+    return true;
+  });
+});

@@ -123,6 +123,8 @@ export interface Settings {
   requestTimeoutMs: number;
   /** SERVER_CERT_PATH and SERVER_KEY_PATH (as @astrojs/node reads them): the worker serves HTTPS with this certificate and key. */
   tls: { certPath: string; keyPath: string } | undefined;
+  /** METRICS: `off` leaves the kit's metrics out of this process (no route, socket, port or points): trial workers run so. Environment only. */
+  metricsEnabled: boolean;
   /** metrics.path / METRICS_PATH: the kit's Prometheus route on the site's port (operators: the events token as Bearer, or an operator session through the site). */
   metricsPath: string;
   /** metrics.port / METRICS_PORT: also serve the metrics without auth on 127.0.0.1 at this port; undefined: not at all. */
@@ -221,6 +223,7 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     headersTimeoutMs: read('HEADERS_TIMEOUT_MS', 'web.headersTimeoutMs', '10000', integer(500, 600_000)),
     requestTimeoutMs: read('REQUEST_TIMEOUT_MS', 'web.requestTimeoutMs', '30000', integer(500, 3_600_000)),
     tls: undefined,
+    metricsEnabled: read('METRICS', undefined, 'on', oneOf(['on', 'off'] as const)) === 'on',
     metricsPath: read('METRICS_PATH', 'metrics.path', '/metrics', matching(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'a path such as /metrics')),
     metricsPort: read('METRICS_PORT', 'metrics.port', '', optional(integer(1, 65535))),
     metricsSampleMs: read('METRICS_SAMPLE_MS', 'metrics.sampleMs', '5000', (raw) => (raw === '0' ? 0 : integer(500, 60_000)(raw))),

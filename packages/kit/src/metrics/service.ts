@@ -41,7 +41,8 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
   const facts = new ClusterFacts(settings, log);
   const peers = await answerPeers(dir, () => peerAnswer(metrics));
   const scrape = () => scrapeCluster(metrics, dir, facts);
-  const loopback = settings.metricsPort === undefined ? undefined : await listenLoopback(settings.metricsPort, scrape);
+  // A port another program holds costs the loopback scrape, not the worker: said, and served on the site's port still.
+  const loopback = settings.metricsPort === undefined ? undefined : await listenLoopback(settings.metricsPort, scrape).catch((error: Error) => void options.say(`metrics: cannot listen on 127.0.0.1:${settings.metricsPort} (${error.message}); ${settings.metricsPath} on the site's port still answers`));
   const stopSampler = settings.metricsSampleMs > 0 ? startSampler(metrics, log, options.stats, settings.metricsSampleMs, options.say) : () => undefined;
   const service: MetricsService = {
     scrape,

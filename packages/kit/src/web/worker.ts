@@ -44,7 +44,8 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };
   const served = cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res));
   // Prometheus metrics of the whole cluster (metrics/): this worker's registry, its socket for the others' scrapes, the /ops sampler.
-  const metrics = await startMetrics({ settings, log, worker, build: site.build.id, stats: () => limits.stats(), say: (line) => console.error(line) });
+  // Not in a trial worker (METRICS=off): it serves for seconds, on another port, and is no part of the cluster.
+  const metrics = settings.metricsEnabled ? await startMetrics({ settings, log, worker, build: site.build.id, stats: () => limits.stats(), say: (line) => console.error(line) }) : undefined;
   // Hosts first (a request for another site is none of ours), then the caps, then the kit's paths (health, metrics) and the site.
   const app = allowedHostsOnly(
     settings.siteHosts,
@@ -54,7 +55,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
       createApp(
         {
           [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded }),
-          [settings.metricsPath]: metricsRoute(metrics, context.token, served),
+          ...(metrics && { [settings.metricsPath]: metricsRoute(metrics, context.token, served) }),
         },
         served,
       ),
@@ -73,7 +74,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     streams,
     observe: (req, res) => countRequest(req, res, settings),
     onClose: async () => {
-      await metrics.close();
+      await metrics?.close();
       await log.close();
     },
   });
