@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
 import { socketDir } from 'astro-cluster-kit/metrics';
 import { freePort, request } from '../helpers/http.js';
-import { TestKit } from '../helpers/kit.js';
+import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 import { labelValues, parseSamples, total } from './prom-text.js';
 
@@ -136,5 +136,27 @@ test('a peer that does not answer is left out within the deadline and counted; a
   const second = await scrape();
   assert.ok(total(second.samples, 'astro_cluster_metrics_unanswered_total') >= 1);
   assert.equal(total(second.samples, 'astro_cluster_metrics_workers', { outcome: 'stale' }), 0);
+  // Once killed, the silent one is a dead one too: the next scrape removes its socket.
   silent.kill('SIGKILL');
+  await waitFor('the silent peer gone', () => silent.exitCode !== null || silent.signalCode !== null);
+  const third = await scrape();
+  assert.equal(total(third.samples, 'astro_cluster_metrics_workers', { outcome: 'stale' }), 1);
+  assert.equal(total(third.samples, 'astro_cluster_metrics_workers', { outcome: 'late' }), 0);
+  assert.ok(!existsSync(path.join(dir, `${silent.pid}.sock`)));
+});
+
+test('after a pm2 reload: both new workers answer, each counts its reload, and the old ones took their sockets with them', { timeout: 120_000 }, async () => {
+  const dir = socketDir(kit.logsDir);
+  const before = new Set((await kit.onlineWorkers(2)).map((w) => w.pid));
+  const reload = await kit.pm2(['reload', path.join(repoRoot, 'ecosystem.config.js')]);
+  assert.equal(reload.code, 0, reload.output);
+  const online = await kit.onlineWorkers(2, before);
+  const expected = online.map((w) => `${w.pid}.sock`).sort();
+  await waitFor('only the new workers\' sockets', () => JSON.stringify(readdirSync(dir).filter((name) => name.endsWith('.sock')).sort()) === JSON.stringify(expected));
+  const after = await waitFor('a scrape of the new workers', async () => {
+    const result = await scrape();
+    return total(result.samples, 'astro_cluster_metrics_workers', { outcome: 'answered' }) === 2 ? result : undefined;
+  });
+  for (const worker of ['0', '1']) assert.equal(total(after.samples, 'astro_cluster_worker_restarts_total', { worker }), 1, `worker ${worker} counts its reload`);
+  assert.equal(total(after.samples, 'astro_cluster_metrics_workers', { outcome: 'stale' }), 0);
 });
