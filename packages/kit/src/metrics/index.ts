@@ -13,6 +13,7 @@ export { metricsTopic, WINDOW_MS, withinWindow, type MetricsPoint } from './poin
 export { routeGroup, routeGroups, statusLabel, type RouteGroup } from './route-group.js';
 export { quantile, quantileBetween, ratePerSecond, type Bucket } from './quantile.js';
 export { mergeRegistries, PEER_DEADLINE_MS } from './gather.js';
+export { eventLogSize, MAX_TOPICS, type EventLogSize } from './event-log-size.js';
 export { answerPeers, gatherPeers, socketDir, type Gathered, type PeerAnswer, type RegistryJson } from './peers.js';
 export { pointBetween, type Reading } from './point.js';
 export { WorkerMetrics, type WorkerMetricsOptions } from './worker-metrics.js';
