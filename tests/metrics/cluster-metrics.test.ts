@@ -39,18 +39,29 @@ function scrapeOfBoth() {
   });
 }
 
-test('a scrape from any worker shows both workers, and its totals match the requests sent', { timeout: 120_000 }, async () => {
+test('a scrape from any worker shows both workers, and its totals match the requests sent', { timeout: 120_000 }, async (t) => {
   const before = await scrapeOfBoth();
   assert.deepEqual([...before.workers].sort(), ['0', '1']);
   const base = total(before.samples, 'astro_cluster_http_requests_total', { group: 'page', status: '200' });
   const baseMissing = total(before.samples, 'astro_cluster_http_requests_total', { group: 'page', status: '404' });
   const baseCount = total(before.samples, 'astro_cluster_http_request_duration_seconds_count', { group: 'page' });
 
-  const sent = 300;
+  const sent = 1500;
   // 8 connections, so the cluster hands them to both workers; exactly `sent` requests.
-  const result = await new Promise<autocannon.Result>((resolve, reject) =>
+  let loading = true;
+  const load = new Promise<autocannon.Result>((resolve, reject) =>
     autocannon({ url: `${kit.url}/`, connections: 8, amount: sent }, (error, value) => (error ? reject(error) : resolve(value))),
-  );
+  ).finally(() => (loading = false));
+  // Scrapes during the load answer, from both workers, with counts on their way up.
+  const during = await waitFor('a scrape that sees the load', async () => {
+    const result = await scrape();
+    const counted = total(result.samples, 'astro_cluster_http_requests_total', { group: 'page', status: '200' }) - base;
+    return counted > 0 ? { counted, workers: result.workers, loading } : undefined;
+  }, { intervalMs: 20 });
+  assert.deepEqual([...during.workers].sort(), ['0', '1']);
+  assert.ok(during.counted <= sent);
+  const result = await load;
+  t.diagnostic(`a scrape ${during.loading ? 'during' : 'after'} the load counted ${during.counted} of ${sent}`);
   assert.equal(result.non2xx, 0);
   assert.equal(result.errors, 0);
   const missing = await request(`${kit.url}/no-such-page-${Date.now()}`);
