@@ -39,7 +39,11 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
   const metrics = installWorkerMetrics({ worker: options.worker, build: options.build, stats: options.stats });
   const dir = socketDir(settings.logsDir);
   const facts = new ClusterFacts(settings, log);
-  const peers = await answerPeers(dir, () => peerAnswer(metrics));
+  // A socket that cannot be made (a folder of another user's, say) costs the other workers' scrapes this worker's series, not the site.
+  const peers = await answerPeers(dir, () => peerAnswer(metrics)).catch((error: Error) => {
+    options.say(`metrics: cannot listen in ${dir} (${error.message}); scrapes answered by other workers leave this one out`);
+    return { close: async () => undefined };
+  });
   const scrape = () => scrapeCluster(metrics, dir, facts);
   // A port another program holds costs the loopback scrape, not the worker: said, and served on the site's port still.
   const loopback = settings.metricsPort === undefined ? undefined : await listenLoopback(settings.metricsPort, scrape).catch((error: Error) => void options.say(`metrics: cannot listen on 127.0.0.1:${settings.metricsPort} (${error.message}); ${settings.metricsPath} on the site's port still answers`));
