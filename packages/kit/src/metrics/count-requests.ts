@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathOf } from '../server/guard.js';
 import { routeGroup, statusLabel, type GroupPaths } from './route-group.js';
-import { workerMetrics } from './worker-metrics.js';
+import { workerMetrics } from './holder.js';
 
 /**
  * Counts one request once its response is done (finished, or cut when the

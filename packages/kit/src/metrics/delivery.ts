@@ -1,4 +1,4 @@
-import { workerMetrics } from './worker-metrics.js';
+import { workerMetrics } from './holder.js';
 
 /**
  * Notes that a live event stream of this worker hands `event` over to its

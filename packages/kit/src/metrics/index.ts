@@ -6,7 +6,7 @@
 //   // src/pages/metrics.ts (behind the site's operator check)
 //   import { metricsResponse } from 'astro-cluster-kit/metrics';
 //   export const GET = () => metricsResponse();
-import { metricsService } from './service.js';
+import { metricsService } from './holder.js';
 
 export { eventDelivered } from './delivery.js';
 export { metricsTopic, WINDOW_MS, withinWindow, type MetricsPoint } from './point.js';

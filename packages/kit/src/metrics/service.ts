@@ -5,6 +5,7 @@ import type { EventLog } from '../events/types.js';
 import type { Handler, LimitStats } from '../server/index.js';
 import { ClusterFacts } from './cluster-facts.js';
 import { peerAnswer, scrapeCluster, type ClusterScrape } from './gather.js';
+import { holdMetricsService } from './holder.js';
 import { answerPeers, socketDir } from './peers.js';
 import { startSampler } from './sampler.js';
 import { installWorkerMetrics } from './worker-metrics.js';
@@ -24,9 +25,6 @@ export interface MetricsOptions {
   stats: () => LimitStats;
   say: (line: string) => void;
 }
-
-const key = Symbol.for('astro-cluster-kit.metrics-service');
-type Holder = { [key]?: MetricsService };
 
 /**
  * A web worker's metrics: its registry, its socket for the other workers'
@@ -55,13 +53,8 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
       await Promise.all([peers.close(), loopback && new Promise<void>((resolve) => loopback.close(() => resolve()))]);
     },
   };
-  (globalThis as Holder)[key] = service;
+  holdMetricsService(service);
   return service;
-}
-
-/** This worker's metrics service; undefined outside the kit's worker. */
-export function metricsService(): MetricsService | undefined {
-  return (globalThis as Holder)[key];
 }
 
 /**

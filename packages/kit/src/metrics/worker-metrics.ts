@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LimitStats } from '../server/index.js';
+import { holdWorkerMetrics } from './holder.js';
 
 /** Seconds; the usual web latencies, from 5 ms to 10 s. */
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -82,21 +83,7 @@ export class WorkerMetrics {
   }
 }
 
-const key = Symbol.for('astro-cluster-kit.metrics');
-type Holder = { [key]?: WorkerMetrics };
-
-/**
- * Made once per process by the kit's worker, and kept on globalThis: the
- * site's bundle may hold its own copy of the kit's modules (the event
- * stream code that reports deliveries runs there), and both must find the
- * same metrics.
- */
+/** Made once per process by the kit's worker (metrics/holder.ts keeps it where the site's bundle finds it too). */
 export function installWorkerMetrics(options: WorkerMetricsOptions): WorkerMetrics {
-  const holder = globalThis as Holder;
-  return (holder[key] ??= new WorkerMetrics(options));
-}
-
-/** This process's metrics; undefined outside the kit's worker (`astro dev`, an agent, a command). */
-export function workerMetrics(): WorkerMetrics | undefined {
-  return (globalThis as Holder)[key];
+  return holdWorkerMetrics(() => new WorkerMetrics(options));
 }
