@@ -81,6 +81,7 @@ test('a scrape from any worker shows both workers, and its totals match the requ
   // The rest of what an operator needs, cluster-wide.
   assert.deepEqual(labelValues(after.samples, 'astro_cluster_open_connections', 'worker'), ['0', '1']);
   assert.deepEqual(labelValues(after.samples, 'process_resident_memory_bytes', 'worker'), ['0', '1']);
+  assert.deepEqual(labelValues(after.samples, 'process_start_time_seconds', 'worker'), ['0', '1']);
   assert.deepEqual(labelValues(after.samples, 'astro_cluster_worker_restarts_total', 'worker'), ['0', '1']);
   assert.ok(total(after.samples, 'astro_cluster_event_log_events') > 0, 'the event log holds the agents\' events and the points');
   assert.ok(total(after.samples, 'astro_cluster_event_log_bytes') > 0);

@@ -112,6 +112,9 @@ test('merging workers: each keeps its series under its worker label, and sums ac
   assert.match(text, /^astro_cluster_http_requests_total\{group="api",status="401",worker="1"\} 2$/m);
   assert.match(text, /^astro_cluster_http_request_duration_seconds_count\{group="page",worker="0"\} 2$/m);
   assert.match(text, /^astro_cluster_http_request_duration_seconds_bucket\{le="0\.025",group="page",worker="1"\} 1$/m);
+  // Each worker's start time is kept (prom-client's aggregate would omit it).
+  assert.match(text, /^process_start_time_seconds\{worker="0"\} \d+/m);
+  assert.match(text, /^process_start_time_seconds\{worker="1"\} \d+/m);
   // One family per name, however many workers.
   assert.equal(text.match(/^# TYPE astro_cluster_http_requests_total counter$/gm)?.length, 1);
   // Two processes of one worker slot (a reload's old and new) are added together.

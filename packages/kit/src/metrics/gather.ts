@@ -48,7 +48,10 @@ export async function scrapeCluster(own: WorkerMetrics, socketDir: string, facts
  * registries of other names appended.
  */
 export function mergeRegistries(workers: RegistryJson[], others: Registry[] = []): Registry {
-  const merged = AggregatorRegistry.aggregate(workers as Parameters<typeof AggregatorRegistry.aggregate>[0]) as Registry;
+  // prom-client omits what cannot be summed across unlabelled workers (process_start_time_seconds); ours carry
+  // their worker label, so it stays meaningful: kept, the newest process's when a reload's two overlap.
+  const kept = workers.map((metrics) => metrics.map((metric) => (metric.aggregator === 'omit' ? { ...metric, aggregator: 'max' as const } : metric)));
+  const merged = AggregatorRegistry.aggregate(kept as Parameters<typeof AggregatorRegistry.aggregate>[0]) as Registry;
   return others.length === 0 ? merged : Registry.merge([merged, ...others]);
 }
 
