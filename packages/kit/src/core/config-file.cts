@@ -48,6 +48,7 @@ const fields: Record<string, 'scalar' | 'list' | 'raw'> = {
   'agents.launcher': 'raw',
   'agents.locksDir': 'scalar',
   'agents.lockStaleMs': 'scalar',
+  'agents.leaseMs': 'scalar',
 };
 const sections = new Set(Object.keys(fields).filter((key) => key.includes('.')).map((key) => key.split('.')[0]!));
 
