@@ -23,7 +23,6 @@ await runAgent(async (agent) => {
     claimIdleMs: settings.taskClaimIdleMs,
     log: agent.log,
   });
-  agent.log(`waiting for tasks on ${queue.where}`);
   const options = {
     setAsideDir: path.join(stateDir, 'task-runner', 'set-aside'),
     stepMs: settings.taskStepMs,
@@ -35,10 +34,13 @@ await runAgent(async (agent) => {
     },
   };
   let readFailures = 0;
+  let started = false;
   try {
     while (!agent.signal.aborted) {
       let message;
       try {
+        if (!started) agent.log(`waiting for tasks ${await queue.start()}`);
+        started = true;
         message = await queue.next(5000, agent.signal);
         readFailures = 0;
       } catch (error) {

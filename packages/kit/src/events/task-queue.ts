@@ -18,8 +18,8 @@ import type { EventLog, StoredEvent, Subscription } from './types.js';
  */
 export interface TaskQueue {
   readonly kind: 'checkpoint' | 'consumer-group';
-  /** Where it reads from, for the log. */
-  readonly where: string;
+  /** Gets ready to read (the checkpoint read, the group made) and says from where, for the log: `after queue id 1234`. */
+  start(): Promise<string>;
   /** The next message, or undefined after about `waitMs` without one. Throws when the queue cannot be read (the caller waits and asks again). */
   next(waitMs: number, signal: AbortSignal): Promise<QueuedMessage | undefined>;
   /** The message is handled (run or set aside): it is never delivered again. */
@@ -63,15 +63,17 @@ export function openTaskQueue(options: TaskQueueOptions): TaskQueue {
 /** The file backend's queue: a subscription from the checkpoint, which moves past each message once it is handled. */
 class CheckpointQueue implements TaskQueue {
   readonly kind = 'checkpoint' as const;
-  readonly where: string;
   #after: string | undefined;
   #subscription: Subscription | undefined;
   #failure: unknown;
   readonly #buffer: StoredEvent[] = [];
   #wake: (() => void) | undefined;
 
-  constructor(private readonly options: TaskQueueOptions) {
-    this.where = `the ${taskQueueTopic} topic, checkpoint in ${options.checkpointFile}`;
+  constructor(private readonly options: TaskQueueOptions) {}
+
+  async start(): Promise<string> {
+    this.#after ??= await readCheckpoint(this.options.checkpointFile);
+    return `after queue id ${this.#after}`;
   }
 
   async next(waitMs: number, signal: AbortSignal): Promise<QueuedMessage | undefined> {
@@ -148,7 +150,6 @@ type Entry = [id: string, fields: string[] | null];
 /** Redis's queue: the `tasks` stream (kit:events:tasks, as the event log writes it) read through a consumer group. */
 class ConsumerGroupQueue implements TaskQueue {
   readonly kind = 'consumer-group' as const;
-  readonly where: string;
   readonly #redis: Redis;
   /** XREADGROUP BLOCK holds its connection: it gets one of its own. */
   readonly #reader: Redis;
@@ -159,12 +160,16 @@ class ConsumerGroupQueue implements TaskQueue {
   #lastClaimAt = 0;
 
   constructor(url: string, private readonly options: TaskQueueOptions) {
-    this.where = `the ${this.#key} stream, group ${options.group}, consumer ${options.consumer}`;
     this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
     this.#reader = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
     // Failures surface on the commands that fail; without a listener ioredis prints each reconnect attempt.
     this.#redis.on('error', () => undefined);
     this.#reader.on('error', () => undefined);
+  }
+
+  async start(): Promise<string> {
+    await this.#ensureGroup();
+    return `on ${this.#key} as consumer ${this.options.consumer} of group ${this.options.group}`;
   }
 
   async next(waitMs: number, signal: AbortSignal): Promise<QueuedMessage | undefined> {
@@ -179,13 +184,7 @@ class ConsumerGroupQueue implements TaskQueue {
 
   async #next(waitMs: number, signal: AbortSignal): Promise<QueuedMessage | undefined> {
     const { group, consumer } = this.options;
-    if (!this.#ready) {
-      // From the start of what is kept: a task handled before the group existed ends as `skipped` (its topic shows an end).
-      await this.#redis.xgroup('CREATE', this.#key, group, '0', 'MKSTREAM').catch((error: Error) => {
-        if (!/BUSYGROUP/.test(error.message)) throw error;
-      });
-      this.#ready = true;
-    }
+    await this.#ensureGroup();
     // 1. What this consumer had when it stopped (its process died or was stopped mid-task on this host).
     while (this.#ownCursor !== undefined) {
       const entry = await this.#readGroup(this.#redis, this.#ownCursor);
@@ -218,6 +217,15 @@ class ConsumerGroupQueue implements TaskQueue {
     if (!entry) return undefined;
     const event = await this.#eventOf(entry);
     return event && { event };
+  }
+
+  async #ensureGroup(): Promise<void> {
+    if (this.#ready) return;
+    // From the start of what is kept: a task handled before the group existed ends as `skipped` (its topic shows an end).
+    await this.#redis.xgroup('CREATE', this.#key, this.options.group, '0', 'MKSTREAM').catch((error: Error) => {
+      if (!/BUSYGROUP/.test(error.message)) throw error;
+    });
+    this.#ready = true;
   }
 
   async done(id: string): Promise<void> {
