@@ -7,6 +7,7 @@ import { agentKits, agentScripts, agentState, readAgentLog, status } from '../he
 import type { TestKit } from '../helpers/kit.js';
 import { redisCommand, startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { withLogs } from './lease-logs.js';
 
 // Two hosts, simulated on this machine (each its own LOGS_DIR, PM2_HOME and port), sharing one real
 // redis-server: the scheduler runs on exactly one of them, and moves to the other within the lease time
@@ -108,7 +109,7 @@ test('SIGSTOP of the running host: the other takes over within the lease; resume
     for (const pid of frozen) process.kill(pid, 'SIGCONT');
   }
   await waitFor('the resumed command to be ended', () => !isAlive(command) || isZombie(command));
-  await waitFor('host a back on standby', async () => (await agentState(a, 'scheduler-service')).state === 'standby', { timeoutMs: 60_000 });
+  await withLogs([a, b], 'scheduler-service', () => waitFor('host a back on standby', async () => (await agentState(a, 'scheduler-service')).state === 'standby', { timeoutMs: 60_000 }));
   assert.equal(schedulers().length, 1);
   // Resumed, it never reported a heartbeat again: its check before each unit found the lease gone.
   assert.ok(!(await heartbeats()).some((h) => h.pid === command && h.at >= beat.at), 'the frozen scheduler acted after the takeover');
@@ -124,13 +125,37 @@ test('SIGKILL of the running host: the other takes over within the lease', { tim
   assert.ok(command, 'the scheduler runs on host b');
   const killedAt = Date.now();
   for (const pid of await hostAgents(b)) process.kill(pid, 'SIGKILL');
-  const beat = await takenOverBy(a, killedAt, command);
+  const beat = await withLogs([a, b], 'scheduler-service', () => takenOverBy(a, killedAt, command));
   console.log(`# SIGKILL: host a's first heartbeat ${beat.at - killedAt} ms after host b died (lease ${leaseMs} ms)`);
   assert.equal((await agentState(a, 'scheduler-service')).state, 'running');
   await waitFor('host b to have no scheduler left', () => schedulers().length === 1);
 });
 
-test('the heartbeat ran once per interval across both hosts, takeovers included', async () => {
+test('Redis unreachable (its process frozen): no host can confirm the lease, so the agent stops within it and both say why; back, one host runs it again', { timeout: 120_000 }, async () => {
+  const [command] = schedulers();
+  assert.ok(command, 'a scheduler runs');
+  const frozenAt = Date.now();
+  process.kill(redis.process.pid!, 'SIGSTOP');
+  try {
+    await waitFor('no scheduler left on either host', () => schedulers().length === 0, { timeoutMs: 60_000 });
+    console.log(`# Redis frozen: the scheduler stopped ${Date.now() - frozenAt} ms later (lease ${leaseMs} ms)`);
+    await waitFor('host a to wait for Redis', () => readAgentLog(a, 'scheduler-service').some((l) => l.at >= frozenAt && /^standby: Redis cannot be reached/.test(l.text)), { timeoutMs: 60_000 });
+    const report = (await status(a)) as Awaited<ReturnType<typeof status>> & { locks: { problem?: string } };
+    assert.match(report.locks.problem ?? '', /Redis cannot be reached/);
+    const agent = report.agents.find((entry) => entry.name === 'scheduler-service')!;
+    assert.equal(agent.state, 'standby');
+    assert.match(agent.detail ?? '', /Redis cannot be reached/);
+  } finally {
+    process.kill(redis.process.pid!, 'SIGCONT');
+  }
+  const resumedAt = Date.now();
+  await waitFor('a scheduler acting again', async () => (await heartbeats()).some((beat) => beat.at >= resumedAt), { timeoutMs: 60_000 });
+  console.log(`# Redis back: a heartbeat again ${Date.now() - resumedAt} ms later`);
+  assert.equal(schedulers().length, 1);
+  assert.ok(!(await heartbeats()).some((beat) => beat.pid === command && beat.at >= frozenAt), 'the old scheduler did not report while Redis was away');
+});
+
+test('the heartbeat ran once per interval across both hosts, takeovers and an outage of Redis included', async () => {
   const beats = await heartbeats();
   assert.ok(beats.length >= 6, `only ${beats.length} heartbeats`);
   const pids = new Set(beats.map((beat) => beat.pid));

@@ -213,9 +213,9 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
         if (!lost && ownsRecord(paths.owner, owner.token)) await writeFileAtomic(paths.owner, `${JSON.stringify(owner, null, 2)}\n`);
       },
       verify() {
-        if (!lost && holdsLock(paths, owner.token, staleMs)) return true;
-        lost = true;
-        return false;
+        // Not latched: a process frozen for a while that nobody replaced holds its lock again once proper-lockfile
+        // refreshes it (a takeover changes the owner's token, or makes proper-lockfile report the lock compromised).
+        return !lost && holdsLock(paths, owner.token, staleMs);
       },
       async release() {
         if (lost) return;

@@ -60,11 +60,18 @@ export function describeLeaseOwner(lease: Lease): string {
   return `host ${lease.owner.host} (pid ${lease.owner.pid}, fence ${lease.fence})`;
 }
 
-// Atomic in Redis: nobody can slip between the check and the change.
+// Atomic in Redis: nobody can slip between the check and the change. A lease that already carries our token
+// is ours: an earlier try whose reply timed out (Redis slow, or frozen) may have taken it after all.
 const acquireScript = `
 local current = redis.call('GET', KEYS[1])
-if current then return {0, current} end
-local value = redis.call('INCR', KEYS[2]) .. ' ' .. ARGV[1]
+if current then
+  if string.match(current, '^%d+ (%x+) ') == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {1, current}
+  end
+  return {0, current}
+end
+local value = redis.call('INCR', KEYS[2]) .. ' ' .. ARGV[1] .. ' ' .. ARGV[3]
 redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[2])
 return {1, value}`;
 const refreshScript = `
@@ -101,7 +108,8 @@ export class LeaseClient {
   /** Takes the lease when nobody holds it; otherwise says who does. */
   async acquire(name: string, owner: LeaseOwner, token: string, leaseMs: number): Promise<{ acquired: true; lease: Lease } | { acquired: false; holder: Lease | undefined }> {
     const keys = leaseKeys(name);
-    const [taken, value] = (await this.#redis.eval(acquireScript, 2, keys.lease, keys.fence, `${token} ${JSON.stringify(owner)}`, String(leaseMs))) as [number, string];
+    if (!/^[0-9a-f]{8,64}$/.test(token)) throw new Error(`a lease token is 8 to 64 hex digits, not ${JSON.stringify(token)}`);
+    const [taken, value] = (await this.#redis.eval(acquireScript, 2, keys.lease, keys.fence, token, String(leaseMs), JSON.stringify(owner))) as [number, string];
     const lease = parseLease(name, value);
     if (taken === 1 && lease) return { acquired: true, lease };
     return { acquired: false, holder: lease };

@@ -81,7 +81,7 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
 
   // Under the kit's lock holder the lock is the holder's: this agent only checks it.
   const token = process.env.ASTRO_CLUSTER_LOCK_TOKEN;
-  let lock: Pick<HeldLock, 'verify' | 'release'>;
+  let lock: Pick<HeldLock, 'verify' | 'release'> & { owner?: HeldLock['owner'] };
   try {
     lock = token
       ? { verify: () => holdsLock(paths, token, settings.lockStaleMs), release: async () => undefined }
@@ -108,7 +108,8 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
         : `started (lock ${paths.dir})`,
   );
   const checkLock = async () => {
-    if (!lock.verify() && !(token && (await regained(paths, token, settings.lockStaleMs)))) lost('no longer ours or not fresh');
+    const ours = token ?? lock.owner?.token;
+    if (!lock.verify() && !(ours && (await regained(paths, ours, settings.lockStaleMs)))) lost('no longer ours or not fresh');
     if (lease && !(await lease.holds())) lost('the cluster-wide lease is no longer ours, or Redis cannot confirm it');
   };
 
@@ -170,10 +171,13 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
 }
 
 /**
- * Under a lock holder, a lock whose folder vanished (someone removed the
- * locks folder) is not lost: the holder notices on its next refresh and takes
- * it again under the same token. Waits up to half the stale window for that;
- * any other owner, or none by then, means it is lost.
+ * A lock that fails the check may come back: under a lock holder, a lock
+ * whose folder vanished (someone removed the locks folder) is taken again by
+ * the holder at its next refresh, under the same token; and a process that
+ * was frozen (a whole host paused for a few seconds) finds its lock not
+ * fresh until proper-lockfile refreshes it, right after it resumes, unless
+ * another process took it over meanwhile. Waits up to half the stale window
+ * for that; any other owner, or none by then, means it is lost.
  */
 async function regained(paths: LockPaths, token: string, staleMs: number): Promise<boolean> {
   const deadline = Date.now() + staleMs / 2;
