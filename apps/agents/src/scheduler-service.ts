@@ -32,7 +32,12 @@ await runAgent(async (agent) => {
     for (const job of jobs.filter((j) => (due.get(j) ?? 0) <= Date.now())) {
       const began = Date.now();
       try {
-        const summary = await agent.unit(() => run(job));
+        const summary = await agent.unit(async () => {
+          const done = await run(job);
+          // Checked again before reporting: a process frozen past its lease and resumed must not report beside the host that took over.
+          await agent.checkLock();
+          return done;
+        });
         agent.log(`job ${job.name} ran in ${Date.now() - began} ms: ${summary}`);
         await agent.audit('job', `${job.name}: ${summary}`, { job: job.name, ms: Date.now() - began });
       } catch (error) {

@@ -1,5 +1,5 @@
 import { describe } from 'astro-cluster-kit/core';
-import { audit, type StoredEvent } from 'astro-cluster-kit/event-log';
+import { audit, type Reclaim, type StoredEvent } from 'astro-cluster-kit/event-log';
 import { runTask, type TaskOutcome } from './runner.js';
 import { setAside, type SetAsideContext } from './set-aside.js';
 import { clip, readQueued, type QueuedTask } from './validate.js';
@@ -29,7 +29,8 @@ import { clip, readQueued, type QueuedTask } from './validate.js';
  *
  * The checkpoint moves past a message only once it ran or was set aside, so
  * a stop or a crash in between handles it again, no more than once (runTask
- * skips a task whose topic shows an end).
+ * skips a task whose topic shows an end, and goes on with one cut off
+ * mid-way from its next step, reporting it).
  */
 
 /** What the queue needs of its agent; the AgentContext of runAgent is one. */
@@ -47,6 +48,8 @@ export interface QueueOptions {
   stepMs: number;
   /** Records that the queue is handled up to `id` (in the same unit of work as the message). */
   checkpoint(id: string): Promise<void>;
+  /** Before each step of a task: the agent's lock check, and keeping message `queueId` claimed. */
+  beforeStep?(queueId: string): Promise<void>;
   /** Failures in a row, with the log working, that make a well-formed message poison. */
   strikes?: number;
   /** The wait before retry number `attempt` (1, 2…). */
@@ -67,7 +70,7 @@ type Plan = { run: QueuedTask } | { setAside: string; task: string | undefined }
  * ran or was set aside (true), or until the agent is asked to stop (false:
  * the checkpoint stays before it).
  */
-export async function handleQueued(agent: QueueAgent, event: StoredEvent, options: QueueOptions): Promise<boolean> {
+export async function handleQueued(agent: QueueAgent, event: StoredEvent, options: QueueOptions, reclaimed?: Reclaim): Promise<boolean> {
   const strikesAllowed = options.strikes ?? defaultStrikes;
   const backoff = options.backoffMs ?? defaultBackoffMs;
   const verdict = readQueued(event);
@@ -77,8 +80,11 @@ export async function handleQueued(agent: QueueAgent, event: StoredEvent, option
     const current = plan;
     try {
       await agent.unit(async () => {
-        if ('run' in current) await run(agent, event, current.run, options);
-        else {
+        if ('run' in current) {
+          // A retry goes on from the step the failed attempt reached, and says so.
+          const earlier = reclaimed ?? (attempt > 1 ? { from: `attempt ${attempt - 1} of this runner`, deliveries: attempt } : undefined);
+          await run(agent, event, current.run, options, earlier);
+        } else {
           await setAside(agent, options.setAsideDir, event, current.setAside, current.task);
           await options.checkpoint(event.id);
         }
@@ -115,11 +121,17 @@ export async function handleQueued(agent: QueueAgent, event: StoredEvent, option
   }
 }
 
-async function run(agent: QueueAgent, event: StoredEvent, task: QueuedTask, options: QueueOptions): Promise<TaskOutcome> {
+async function run(agent: QueueAgent, event: StoredEvent, task: QueuedTask, options: QueueOptions, reclaimed: Reclaim | undefined): Promise<TaskOutcome> {
   const began = Date.now();
-  const { outcome } = await runTask(agent.events, task, options.stepMs);
+  const beforeStep = options.beforeStep && (() => options.beforeStep!(event.id));
+  const { outcome, step } = await runTask(agent.events, task, { stepMs: options.stepMs, beforeStep, reclaimed });
   await options.checkpoint(event.id);
-  agent.log(`task ${task.id}: ${outcome} in ${Date.now() - began} ms`);
+  const from = reclaimed ? ` (claimed again from ${reclaimed.from}, delivery ${reclaimed.deliveries})` : '';
+  agent.log(`task ${task.id}: ${outcome}${outcome === 'reclaimed' ? ` from step ${step}` : ''}${from} in ${Date.now() - began} ms`);
+  if (outcome === 'reclaimed') {
+    // Reported, for an operator: the runner before stopped mid-task, and this one finished it.
+    await agent.audit('reclaimed', `task ${task.id} taken up at step ${step}${from}`, { task: task.id, step, queueId: event.id, from: reclaimed?.from ?? null });
+  }
   if (outcome !== 'skipped') await agent.audit('task', `task ${task.id} ${outcome} in ${Date.now() - began} ms`, { task: task.id, outcome });
   return outcome;
 }

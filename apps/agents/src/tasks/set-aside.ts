@@ -53,7 +53,7 @@ export async function setAside(agent: SetAsideContext, dir: string, event: Store
   // Best effort: the audit topic just took a publish, so the log works; a task topic that still refuses one is no reason to hold the queue.
   try {
     // A message that merely reuses the id of a task already ended must not rewrite that task's end.
-    if (hasEnded(await taskHistory(agent.events, topic))) return;
+    if (hasEnded((await taskHistory(agent.events, topic)).map((entry) => entry?.type))) return;
     await agent.events.publish(topic, { type: 'failed', reason: `set aside: ${reason}` } satisfies TaskEvent);
   } catch (error) {
     agent.log(`queue event ${event.id}: could not end ${topic} as failed: ${describe(error)}`);

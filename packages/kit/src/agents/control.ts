@@ -2,6 +2,7 @@ import os from 'node:os';
 import { errors, pollUntil, tailLines, type Reporter, type Settings } from '../core/index.cjs';
 import { agentLogFile } from './agent-log.js';
 import { inspectLock, isSameProcess, lockPaths, removeAbandonedLock, type LockOwner, type LockState } from './lock.js';
+import { describeLeaseOwner, LeaseClient, type Lease } from './redis-lease.js';
 import { loadAgents, pickAgents, supervisorName, type AgentSpec } from './registry.js';
 import { endGroup, signalGroup } from './process-group.js';
 import { spawnSupervisor } from './revive.js';
@@ -11,7 +12,8 @@ import { readDesired, readSupervisorRecord, stateFiles, updateDesired, type Agen
 export interface AgentStatus {
   name: string;
   description: string;
-  state: 'running' | 'starting' | 'restarting' | 'failed' | 'stopped' | 'skipped' | 'unresponsive' | 'unknown';
+  /** `standby`: with Redis, its holder waits on this host while another host runs it. */
+  state: 'running' | 'standby' | 'starting' | 'restarting' | 'failed' | 'stopped' | 'skipped' | 'unresponsive' | 'unknown';
   /** Agents do background work; services (a tunnel, a voice server) are shown apart. */
   kind: 'agent' | 'service' | 'supervisor';
   /** The agent's own process (the command its lock holder started). */
@@ -22,14 +24,42 @@ export interface AgentStatus {
   since: string | null;
   restarts: number;
   lock: string;
+  /** The lock in force: `file` (proper-lockfile, this host only) or `redis-lease` (cluster-wide, over the file lock). */
+  lockKind: LockKind;
+  /** With a Redis lease: the host that runs it (this one or another), when Redis could be asked. */
+  runsOn?: string;
   log: string;
   /** A short explanation where the state alone says too little. */
   detail?: string;
 }
 
+export type LockKind = 'file' | 'redis-lease';
+
 export interface AgentsStatus {
   supervisor: AgentStatus;
   agents: AgentStatus[];
+  /** Which lock makes the agents single, said in words: `file lock on this host` or `Redis lease, cluster-wide`. */
+  locks: { kind: LockKind; description: string; leaseMs?: number; problem?: string };
+}
+
+/** The kind of lock in force for the agents: a Redis lease when the event log is on Redis (the supervisor is one per host, always a file lock). */
+export function lockKindOf(settings: Settings): LockKind {
+  return settings.eventsBackend === 'redis' && settings.redisUrl ? 'redis-lease' : 'file';
+}
+
+/** Who holds each agent's lease, asked once for all; a Redis that cannot be reached is said, not thrown. */
+async function leaseHolders(settings: Settings, names: string[]): Promise<{ holders: Map<string, Lease | undefined>; problem?: string }> {
+  const holders = new Map<string, Lease | undefined>();
+  if (lockKindOf(settings) !== 'redis-lease' || names.length === 0) return { holders };
+  const client = new LeaseClient(settings.redisUrl!, 1500);
+  try {
+    for (const name of names) holders.set(name, await client.holder(name));
+    return { holders };
+  } catch (error) {
+    return { holders, problem: `Redis cannot be reached: ${(error as Error).message}` };
+  } finally {
+    client.close();
+  }
 }
 
 
@@ -38,8 +68,23 @@ export async function agentsStatus(settings: Settings): Promise<AgentsStatus> {
   const record = await readSupervisorRecord(stateFiles(settings.logsDir).supervisor);
   const supervisor = await statusOf(settings, { name: supervisorName, description: 'keeps the wanted agents running', kind: 'supervisor' }, undefined, false);
   const supervised = supervisor.state === 'running';
-  const agents = await Promise.all(specs.map((spec) => statusOf(settings, spec, record?.agents[spec.name], supervised)));
-  return { supervisor, agents };
+  const kind = lockKindOf(settings);
+  const leases = await leaseHolders(settings, specs.map((spec) => spec.name));
+  const agents = await Promise.all(specs.map(async (spec) => withLease(settings, await statusOf(settings, spec, record?.agents[spec.name], supervised), leases)));
+  const locks: AgentsStatus['locks'] =
+    kind === 'redis-lease'
+      ? { kind, description: 'Redis lease, cluster-wide', leaseMs: settings.lockLeaseMs, ...(leases.problem && { problem: leases.problem }) }
+      : { kind, description: 'file lock on this host' };
+  return { supervisor, agents, locks };
+}
+
+/** With a Redis lease: a holder on standby says who runs the agent, a running one its fence; both say which host it runs on. */
+function withLease(settings: Settings, status: AgentStatus, leases: { holders: Map<string, Lease | undefined>; problem?: string }): AgentStatus {
+  if (status.lockKind !== 'redis-lease') return status;
+  const lease = leases.holders.get(status.name);
+  const runsOn = lease ? (lease.owner.logsDir === settings.logsDir && lease.owner.host === settings.hostName ? 'this host' : describeLeaseOwner(lease)) : undefined;
+  const extra = leases.problem ?? (lease ? `Redis lease, cluster-wide: ${runsOn === 'this host' ? `runs on this host (fence ${lease.fence})` : `runs on ${runsOn}`}` : status.state === 'standby' ? 'Redis lease, cluster-wide: nobody holds it now' : undefined);
+  return { ...status, ...(runsOn && { runsOn }), ...(extra && { detail: status.detail ? `${status.detail}; ${extra}` : extra }) };
 }
 
 async function statusOf(
@@ -56,12 +101,15 @@ async function statusOf(
     kind: spec.kind,
     restarts: record?.restarts ?? 0,
     lock: paths.dir,
+    // The supervisor runs on every host: its lock is always this host's.
+    lockKind: spec.kind === 'supervisor' ? ('file' as const) : lockKindOf(settings),
     log: agentLogFile(settings.logsDir, spec.name),
   };
   const lastExit = record?.lastExit ? `last exit: ${record.lastExit.signal ?? `code ${record.lastExit.code}`} at ${record.lastExit.at}` : undefined;
   switch (lock.kind) {
     case 'held':
       // A holder that has the lock but has not started its command yet: the agent itself is not there yet.
+      if (lock.owner.holder && !lock.owner.child && lock.owner.standby) return { ...base, state: 'standby', pid: null, holder: lock.owner.pid, since: lock.owner.standby.since };
       if (lock.owner.holder && !lock.owner.child) return { ...base, state: 'starting', pid: null, holder: lock.owner.pid, since: lock.owner.startedAt };
       return {
         ...base,
@@ -102,6 +150,8 @@ export interface StartResult {
   already: boolean;
   /** An optional service whose command is missing: reported, not started. */
   skipped?: boolean;
+  /** With Redis: another host runs it, and this host's holder waits on standby. */
+  standby?: boolean;
 }
 
 /** The agents desired.json says should run: what a boot starts. */
@@ -139,8 +189,10 @@ export async function startAgents(settings: Settings, names: string[], options: 
   for (const spec of specs) {
     const generation = desired.agents[spec.name]?.generation ?? 0;
     const { value: outcome } = await pollUntil(
-      async (): Promise<{ owner: LockOwner } | { failed: AgentRecord } | { skipped: AgentRecord } | undefined> => {
+      async (): Promise<{ owner: LockOwner } | { standby: LockOwner } | { failed: AgentRecord } | { skipped: AgentRecord } | undefined> => {
         const state = await lockStateOf(settings, spec.name);
+        // With Redis, another host runs it: this host's holder waits on standby, as wanted.
+        if (state.kind === 'held' && state.owner.holder && !state.owner.child && state.owner.standby) return { standby: state.owner };
         // A lock holder's agent runs once the holder has recorded the command it started, and that has
         // lasted a moment: a command that dies at once is retried by the supervisor until it runs or fails.
         if (state.kind === 'held' && (!state.owner.holder || (state.owner.child && Date.now() - Date.parse(state.owner.startedAt) >= SETTLE_MS))) {
@@ -158,6 +210,11 @@ export async function startAgents(settings: Settings, names: string[], options: 
     if (outcome && 'skipped' in outcome) {
       report.warn(`${spec.name} skipped: ${outcome.skipped.reason ?? 'its command is missing'}`);
       results.push({ name: spec.name, pid: null, already: false, skipped: true });
+      continue;
+    }
+    if (outcome && 'standby' in outcome) {
+      report.done(`${spec.name} on standby (holder pid ${outcome.standby.pid}): ${outcome.standby.standby?.reason ?? 'another host runs it'}`);
+      results.push({ name: spec.name, pid: null, already: false, standby: true });
       continue;
     }
     if (!outcome || 'failed' in outcome) {

@@ -5,9 +5,11 @@ import { readSettings, stackOf, startTicks, withSecrets, type Settings } from '.
 import { openAgentLog } from './agent-log.js';
 import { commandPath, findExecutable } from './command-path.js';
 import { exitCodes } from './exit-codes.js';
+import { keepLease, waitForLease, type KeptLease } from './lease-keeper.js';
 import { acquireLock, inspectLock, LockHeldError, lockPaths, type ChildRecord, type HeldLock } from './lock.js';
 import { endGroup, signalGroup } from './process-group.js';
 import { loadAgents, pickAgents, type AgentSpec } from './registry.js';
+import { LeaseClient, type Lease } from './redis-lease.js';
 import { reviveSupervisor } from './revive.js';
 
 /** How often a holder looks whether the supervisor is still there (jittered, so that holders do not all look at once). */
@@ -59,6 +61,11 @@ export async function runHolder(name: string): Promise<never> {
     if (outcome !== 'gone') log(`ended the previous holder's command (pid ${previous.pid}: ${outcome}) before starting a new one`);
   }
 
+  const watch = watchSupervisor(settings, name);
+  // With Redis, the agent runs on one host of the whole deployment: after the lock of this host, the cluster-wide lease.
+  const cluster = settings.eventsBackend === 'redis' && settings.redisUrl ? await takeClusterLease() : undefined;
+  let kept: KeptLease | undefined;
+
   const env: NodeJS.ProcessEnv = {
     // The secrets too (an agent command may read EVENTS_TOKEN itself): a command that started the kit may have moved them into LOGS_DIR/run/secrets.json.
     ...withSecrets(process.env, settings.logsDir),
@@ -67,14 +74,18 @@ export async function runHolder(name: string): Promise<never> {
     AGENT_NAME: name,
     // An agent that uses runAgent checks this token against the lock before each unit of work.
     ASTRO_CLUSTER_LOCK_TOKEN: lock.owner.token,
+    // And, with Redis, against the cluster-wide lease (its value holds the fencing number).
+    ...(cluster && { ASTRO_CLUSTER_LEASE: cluster.lease.value }),
   };
   const executable = findExecutable(spec.command[0]!, spec.cwd, env.PATH!);
   if (!executable) {
     log(`not started: its command ${spec.command[0]} was not found (from ${spec.cwd}, on PATH)`);
+    await cluster?.client.release(cluster.lease).catch(() => false);
     await lock.release();
     process.exit(exitCodes.commandMissing);
   }
   const proc = spawn(executable, spec.command.slice(1), { cwd: spec.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (cluster) kept = keepLease(cluster.client, cluster.lease, settings.lockLeaseMs, leaseLost);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.once('exit', (code, signal) => resolve({ code, signal }));
     proc.once('error', (error) => {
@@ -103,10 +114,13 @@ export async function runHolder(name: string): Promise<never> {
     if (child) signalGroup(child, 'SIGKILL');
     process.exit(exitCodes.crashed);
   });
-  const watch = watchSupervisor(settings, name);
 
   const { code, signal } = await exited;
   clearTimeout(watch());
+  kept?.stop();
+  // Released only while still ours (the script checks): a lost lease may be another host's by now.
+  if (cluster && !lockLost) await cluster.client.release(cluster.lease).catch(() => false);
+  cluster?.client.close();
   // Whatever the command left behind in its group goes with it.
   if (child) killGroupRemains(child.pid);
   await lock.release();
@@ -120,6 +134,48 @@ export async function runHolder(name: string): Promise<never> {
     process.kill(process.pid, signal);
   }
   process.exit(code === null || code === exitCodes.commandMissing ? exitCodes.crashed : code);
+
+  /**
+   * Waits (on standby, while another host holds it) for the agent's lease in
+   * Redis. A stop while waiting ends the holder without starting anything.
+   */
+  async function takeClusterLease(): Promise<{ client: LeaseClient; lease: Lease }> {
+    const client = new LeaseClient(settings.redisUrl!, Math.max(250, Math.floor(settings.lockLeaseMs / 4)));
+    const standbyEnds = new AbortController();
+    const quit = () => standbyEnds.abort();
+    process.once('SIGTERM', quit);
+    process.once('SIGINT', quit);
+    const lease = await waitForLease({
+      client,
+      name,
+      owner: { host: settings.hostName, pid: process.pid, logsDir: settings.logsDir, since: '' },
+      token: lock.owner.token,
+      leaseMs: settings.lockLeaseMs,
+      signal: standbyEnds.signal,
+      log,
+      onStandby: (standby) => void lock.note({ standby: { ...standby, since: new Date().toISOString() } }).catch(() => undefined),
+    });
+    process.off('SIGTERM', quit);
+    process.off('SIGINT', quit);
+    if (!lease) {
+      clearTimeout(watch());
+      client.close();
+      await lock.release();
+      log(`stopped while on standby`);
+      process.exit(exitCodes.stopped);
+    }
+    await lock.note({ lease: { fence: lease.fence, since: lease.owner.since } }).catch(() => undefined);
+    return { client, lease };
+  }
+
+  /** The lease is gone (Redis said so, or could not confirm it in time): another host may run the agent now, so ours ends at once. */
+  function leaseLost(reason: string): void {
+    if (lockLost) return;
+    stopping = true;
+    lockLost = true;
+    log(`cluster-wide lease lost (${reason}): ending ${name} without waiting`);
+    if (child) signalGroup(child, 'SIGKILL');
+  }
 
   async function onLost(reason: string): Promise<void> {
     if (stopping) return;

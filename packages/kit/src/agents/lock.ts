@@ -27,6 +27,10 @@ export interface LockOwner {
   holder?: true | undefined;
   /** The agent's command, when the holder is the kit's lock holder: what a takeover must end first. */
   child?: ChildRecord | undefined;
+  /** With Redis: the holder waits while another host holds the agent's cluster-wide lease (who, and why). */
+  standby?: { holder: string | null; reason: string; since: string } | undefined;
+  /** With Redis: the cluster-wide lease this holder holds (its fencing number). */
+  lease?: { fence: number; since: string } | undefined;
 }
 
 /** A process started by a lock holder, in a process group of its own (its pid is the group's id). */
@@ -126,6 +130,8 @@ export interface HeldLock {
   verify(): boolean;
   /** Records the command the holder started (its pid is its process group), for `status` and for the next holder. */
   setChild(child: ChildRecord): Promise<void>;
+  /** Records the holder's standby or its cluster-wide lease (with Redis), for `status`. */
+  note(fields: Pick<LockOwner, 'standby' | 'lease'>): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -201,10 +207,15 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
         owner.child = child;
         if (!lost && ownsRecord(paths.owner, owner.token)) await writeFileAtomic(paths.owner, `${JSON.stringify(owner, null, 2)}\n`);
       },
+      async note(fields) {
+        owner.standby = fields.standby;
+        owner.lease = fields.lease;
+        if (!lost && ownsRecord(paths.owner, owner.token)) await writeFileAtomic(paths.owner, `${JSON.stringify(owner, null, 2)}\n`);
+      },
       verify() {
-        if (!lost && holdsLock(paths, owner.token, staleMs)) return true;
-        lost = true;
-        return false;
+        // Not latched: a process frozen for a while that nobody replaced holds its lock again once proper-lockfile
+        // refreshes it (a takeover changes the owner's token, or makes proper-lockfile report the lock compromised).
+        return !lost && holdsLock(paths, owner.token, staleMs);
       },
       async release() {
         if (lost) return;
@@ -245,6 +256,8 @@ export async function readOwner(file: string): Promise<LockOwner> {
     throw new Error('not an owner record of this kit');
   }
   const child = data.child as Partial<ChildRecord> | undefined;
+  const standby = data.standby as Partial<NonNullable<LockOwner['standby']>> | undefined;
+  const lease = data.lease as Partial<NonNullable<LockOwner['lease']>> | undefined;
   return {
     name: String(data.name ?? ''),
     pid: data.pid,
@@ -257,6 +270,10 @@ export async function readOwner(file: string): Promise<LockOwner> {
     ...(child && typeof child.pid === 'number' && Number.isInteger(child.pid) && child.pid > 0 && {
       child: { pid: child.pid, startTicks: typeof child.startTicks === 'number' ? child.startTicks : null, command: String(child.command ?? '') },
     }),
+    ...(standby && typeof standby.reason === 'string' && {
+      standby: { holder: typeof standby.holder === 'string' ? standby.holder : null, reason: standby.reason, since: String(standby.since ?? '') },
+    }),
+    ...(lease && typeof lease.fence === 'number' && { lease: { fence: lease.fence, since: String(lease.since ?? '') } }),
   };
 }
 

@@ -16,6 +16,7 @@ export function spawnSupervisor(settings: Settings): ChildProcess {
   // A holder's or an agent's own identity is not the supervisor's.
   delete env.AGENT_NAME;
   delete env.ASTRO_CLUSTER_LOCK_TOKEN;
+  delete env.ASTRO_CLUSTER_LEASE;
   const child = spawn(process.execPath, ['--enable-source-maps', supervisorScript], { cwd: settings.root, detached: true, stdio: 'ignore', env });
   child.unref();
   return child;

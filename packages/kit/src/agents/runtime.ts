@@ -2,6 +2,7 @@ import { describe, readSettings, stackOf, type Settings } from '../core/index.cj
 import { audit, openEventLog, type EventLog } from '../events/index.js';
 import { openAgentLog } from './agent-log.js';
 import { exitCodes } from './exit-codes.js';
+import { leaseGuard } from './lease-check.js';
 import { acquireLock, holdsLock, LockHeldError, lockPaths, readOwner, type HeldLock, type LockPaths } from './lock.js';
 import { createWaker, type Waker } from './waker.js';
 
@@ -21,6 +22,14 @@ export interface AgentContext {
    * here without acting. A stop waits for the unit in progress.
    */
   unit<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * The same check as unit() makes, for a step inside a long unit (each
+   * token of a task, say): returns when the lock is still ours, exits the
+   * process without acting otherwise.
+   */
+  checkLock(): Promise<void>;
+  /** With Redis, the fencing number of the cluster-wide lease this agent runs under (it grows with each new owner); undefined otherwise. */
+  readonly fence: number | undefined;
   /** Waits `ms`, or less when asked to stop; false once stopping. */
   sleep(ms: number): Promise<boolean>;
   /** A wait that `wake()` cuts short (new work arrived), ending too when the agent is asked to stop. */
@@ -72,7 +81,7 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
 
   // Under the kit's lock holder the lock is the holder's: this agent only checks it.
   const token = process.env.ASTRO_CLUSTER_LOCK_TOKEN;
-  let lock: Pick<HeldLock, 'verify' | 'release'>;
+  let lock: Pick<HeldLock, 'verify' | 'release'> & { owner?: HeldLock['owner'] };
   try {
     lock = token
       ? { verify: () => holdsLock(paths, token, settings.lockStaleMs), release: async () => undefined }
@@ -87,7 +96,22 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
     console.error(`${name}: ${(error as Error).message}`);
     process.exit(exitCodes.crashed);
   }
-  log(token ? `started under the kit's lock holder (lock ${paths.dir})` : `started (lock ${paths.dir})`);
+  // With Redis, the holder also took the cluster-wide lease: each unit checks it too, fencing number and all.
+  const leaseValue = process.env.ASTRO_CLUSTER_LEASE;
+  const lease = token && leaseValue && settings.redisUrl ? leaseGuard(name, leaseValue, settings.redisUrl, settings.lockLeaseMs) : undefined;
+  if (token && leaseValue && !lease) lost('ASTRO_CLUSTER_LEASE is not a lease of this kit');
+  log(
+    lease
+      ? `started under the kit's lock holder (lock ${paths.dir}; cluster-wide Redis lease, fence ${lease.lease.fence})`
+      : token
+        ? `started under the kit's lock holder (lock ${paths.dir})`
+        : `started (lock ${paths.dir})`,
+  );
+  const checkLock = async () => {
+    const ours = token ?? lock.owner?.token;
+    if (!lock.verify() && !(ours && (await regained(paths, ours, settings.lockStaleMs)))) lost('no longer ours or not fresh');
+    if (lease && !(await lease.holds())) lost('the cluster-wide lease is no longer ours, or Redis cannot confirm it');
+  };
 
   const controller = new AbortController();
   const stop = (signal: string) => {
@@ -112,8 +136,10 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
       const failed = await audit(agent.events, { source: name, kind, message, pid: process.pid, ...details });
       if (failed) log(`could not report on the audit topic: ${failed.message}`);
     },
+    checkLock,
+    fence: lease?.lease.fence,
     async unit(work) {
-      if (!lock.verify() && !(token && (await regained(paths, token, settings.lockStaleMs)))) lost('no longer ours or not fresh');
+      await checkLock();
       const pending = work();
       inFlight = pending;
       try {
@@ -137,6 +163,7 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
     process.exit(exitCodes.crashed);
   }
   await lock.release();
+  lease?.close();
   log('stopped');
   await agent.audit('stopped', `${name} stopped`);
   await events?.close();
@@ -144,10 +171,13 @@ export async function runAgent(first: string | AgentBody, second?: AgentBody): P
 }
 
 /**
- * Under a lock holder, a lock whose folder vanished (someone removed the
- * locks folder) is not lost: the holder notices on its next refresh and takes
- * it again under the same token. Waits up to half the stale window for that;
- * any other owner, or none by then, means it is lost.
+ * A lock that fails the check may come back: under a lock holder, a lock
+ * whose folder vanished (someone removed the locks folder) is taken again by
+ * the holder at its next refresh, under the same token; and a process that
+ * was frozen (a whole host paused for a few seconds) finds its lock not
+ * fresh until proper-lockfile refreshes it, right after it resumes, unless
+ * another process took it over meanwhile. Waits up to half the stale window
+ * for that; any other owner, or none by then, means it is lost.
  */
 async function regained(paths: LockPaths, token: string, staleMs: number): Promise<boolean> {
   const deadline = Date.now() + staleMs / 2;

@@ -48,6 +48,7 @@ const fields: Record<string, 'scalar' | 'list' | 'raw'> = {
   'agents.launcher': 'raw',
   'agents.locksDir': 'scalar',
   'agents.lockStaleMs': 'scalar',
+  'agents.leaseMs': 'scalar',
   'metrics.path': 'scalar',
   'metrics.port': 'scalar',
   'metrics.sampleMs': 'scalar',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { readConfigFile } from './config-file.cjs';
 import { errors } from './errors.cjs';
@@ -71,6 +72,12 @@ export interface Settings {
   agentsLauncher: unknown;
   /** LOCK_STALE_MS: a lock not refreshed for this long is taken over (its holder is frozen or gone). */
   lockStaleMs: number;
+  /** agents.leaseMs / LOCK_LEASE_MS: with EVENTS_BACKEND=redis, an agent's cluster-wide Redis lease expires this long after its last refresh: another host takes over within it. */
+  lockLeaseMs: number;
+  /** HOST_NAME: how this host names itself to the others (the Redis lease's owner, `mh status`); default the machine's host name. */
+  hostName: string;
+  /** TASK_CLAIM_IDLE_MS: with Redis, a task whose runner has not touched it for this long (it died or froze) is claimed again (XAUTOCLAIM). */
+  taskClaimIdleMs: number;
   /** AGENTS_CONFIG: a JSON file `{ "agents": [ … ] }` of the agents bin/mh knows; default: agents.list of the config file. */
   agentsConfig: string;
   /** SCHEDULER_CONFIG: the scheduler-service's jobs and their intervals. */
@@ -197,6 +204,10 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     agentsStateDir: path.join(logsDir, 'run', 'kit-state'),
     agentsLauncher: config?.launcher,
     lockStaleMs: read('LOCK_STALE_MS', 'agents.lockStaleMs', '10000', integer(4000, 120_000)),
+    // Cluster-wide singletons (agents/redis-lease.ts): the lease, who holds it, and when a dead runner's task is claimed again.
+    lockLeaseMs: read('LOCK_LEASE_MS', 'agents.leaseMs', '10000', integer(1000, 120_000)),
+    hostName: read('HOST_NAME', undefined, os.hostname(), matching(/^[^\s/]{1,253}$/, 'a name without spaces or "/", at most 253 characters')),
+    taskClaimIdleMs: read('TASK_CLAIM_IDLE_MS', undefined, '30000', integer(1000, 3_600_000)),
     agentsConfig: read('AGENTS_CONFIG', undefined, config?.file ?? path.join(root, configFileName), inRoot),
     schedulerConfig: read('SCHEDULER_CONFIG', undefined, path.join(root, 'apps', 'agents', 'scheduler.json'), inRoot),
     audioInbox: '',

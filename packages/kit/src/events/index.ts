@@ -5,5 +5,6 @@ export { eventsToken, openEventLog } from './open.js';
 export { compareIds, RedisEventLog } from './redis-log.js';
 export { eventStream, lastEventId, type EventStreamOptions } from './sse.js';
 export { enqueueTask, isTaskEnd, taskIdPattern, taskQueueTopic, taskTopic, validPrompt, type TaskEvent } from './tasks.js';
+export { openTaskQueue, type QueuedMessage, type Reclaim, type TaskQueue, type TaskQueueOptions } from './task-queue.js';
 export { isTopic } from './topics.js';
 export type { EventLog, ReadResult, Retention, StoredEvent, SubscribeOptions, Subscription } from './types.js';

@@ -11,6 +11,8 @@ export type TaskEvent =
   | { type: 'queued'; id: string; prompt: string; owner?: string }
   | { type: 'started'; by: number }
   | { type: 'progress'; percent: number; token: string }
+  /** A runner took up a task another one started and did not finish (it died or froze): it goes on from `step`, never running a step twice. */
+  | { type: 'reclaimed'; by: number; step: number; from: string }
   | { type: 'done'; reply: string; words: number; ms: number }
   | { type: 'failed'; reason: string };
 

@@ -56,7 +56,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
   const agents = await agentsStatus(settings);
   const wanted = await wantedAgents(settings);
   for (const agent of agents.agents) {
-    if (wanted.includes(agent.name) && agent.state !== 'running') problems.push(`agent ${agent.name} is wanted but ${agent.state}${agent.detail ? ` (${agent.detail})` : ''}`);
+    if (wanted.includes(agent.name) && agent.state !== 'running' && agent.state !== 'standby') problems.push(`agent ${agent.name} is wanted but ${agent.state}${agent.detail ? ` (${agent.detail})` : ''}`);
   }
   if (wanted.length > 0 && agents.supervisor.state !== 'running') problems.push(`the agents' supervisor is ${agents.supervisor.state}`);
   const launcher = await launcherReport(settings, problems);

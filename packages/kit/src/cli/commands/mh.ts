@@ -86,6 +86,9 @@ async function status(args: string[]): Promise<number> {
   const header = ['AGENT', 'STATE', 'PID', 'SINCE', 'RESTARTS', 'LOCK'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  // Which lock keeps each agent single: this host's file lock, or (with Redis) a lease that holds across hosts.
+  const { locks } = report;
+  console.log(dim(`locks: ${locks.description}${locks.kind === 'redis-lease' ? ` (LOCK_LEASE_MS ${locks.leaseMs}), over a file lock on this host` : ''}${locks.problem ? `: ${locks.problem}` : ''}`));
   console.log(bold(line(header)));
   for (const row of rows) console.log(line(row));
   for (const agent of ordered.filter((a): a is AgentStatus & { detail: string } => Boolean(a.detail))) {

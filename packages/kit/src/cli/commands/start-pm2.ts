@@ -31,7 +31,7 @@ await runCommand(async () => {
   const workers = web.workers.map((w) => `#${w.instance} pid ${w.pid}`).join(', ');
   console.log(`\n${bold(`${app} ${web.action}: ${web.url}`)} with ${web.workers.length} worker(s), build ${web.build}`);
   console.log(dim(`  workers: ${workers}`));
-  if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => `${a.name} running (pid ${a.pid})`).join(', ')}`));
+  if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => (a.standby ? `${a.name} on standby (another host runs it)` : `${a.name} running (pid ${a.pid})`)).join(', ')}`));
   if (failedAgents.length > 0) console.log(`  agents that did not start: ${failedAgents.map((a) => a.name).join(', ')}`);
   console.log(dim(`  PM2_HOME ${pm2Home()}, logs in ${settings.logsDir}`));
   console.log(`
