@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { readConfigFile } from './config-file.cjs';
 import { errors } from './errors.cjs';
@@ -123,7 +124,28 @@ export interface Settings {
   requestTimeoutMs: number;
   /** SERVER_CERT_PATH and SERVER_KEY_PATH (as @astrojs/node reads them): the worker serves HTTPS with this certificate and key. */
   tls: { certPath: string; keyPath: string } | undefined;
+  // Several hosts (docs/multi-host.md).
+  /** roles / ASTRO_CLUSTER_ROLES: what this host runs, `web` (the PM2 cluster), `agents` (the singleton agents), or both (the default). */
+  roles: HostRole[];
+  /** hostName / ASTRO_CLUSTER_HOST_NAME: this host's name among several (bin/status, the host registry in Redis); default the machine's host name. */
+  hostName: string;
+  /** web.trustedProxies / TRUSTED_PROXIES: addresses or CIDRs whose X-Forwarded-For and -Proto are believed; `loopback` (the default) is 127.0.0.0/8 and ::1, `none` trusts nobody. */
+  trustedProxies: string[];
+  /** hosts of the config file, as written (hosts/host-list.ts checks it): every host of the site, for `deploy --hosts` and `proxy nginx`. */
+  hostList: unknown;
+  /** proxy.listen / PROXY_LISTEN: what the generated nginx server listens on (`80`, `127.0.0.1:8080`). */
+  proxyListen: string;
+  /** proxy.serverName / PROXY_SERVER_NAME: the generated server's server_name (`_`: any). */
+  proxyServerName: string;
+  /** proxy.failTimeoutS / PROXY_FAIL_TIMEOUT_S: nginx takes a host out for this long after a failed attempt (its passive health check). */
+  proxyFailTimeoutS: number;
+  /** proxy.drainMs / PROXY_DRAIN_MS: how long a host out of rotation waits before it reloads, so a proxy with active checks sees its health path fail first. */
+  proxyDrainMs: number;
 }
+
+/** What a host may run: the web cluster, the agents. */
+export type HostRole = 'web' | 'agents';
+export const hostRoles: readonly HostRole[] = ['web', 'agents'];
 
 type Env = Record<string, string | undefined>;
 
@@ -144,7 +166,7 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     names.add(name);
     const fromEnv = env[name]?.trim();
     const fromFile = field ? config?.values.get(field) : undefined;
-    const raw = fromEnv || (typeof fromFile === 'string' ? fromFile.trim() : '') || fallback;
+    const raw = fromEnv || (typeof fromFile === 'string' ? fromFile.trim() : Array.isArray(fromFile) ? fromFile.join(',') : '') || fallback;
     const value = parse(raw);
     if (isInvalid(value)) {
       problems.push(`${fromEnv ? name : `${configFileName} ${field}`}=${JSON.stringify(raw)}: ${value.invalid}`);
@@ -215,6 +237,14 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     headersTimeoutMs: read('HEADERS_TIMEOUT_MS', 'web.headersTimeoutMs', '10000', integer(500, 600_000)),
     requestTimeoutMs: read('REQUEST_TIMEOUT_MS', 'web.requestTimeoutMs', '30000', integer(500, 3_600_000)),
     tls: undefined,
+    roles: read('ASTRO_CLUSTER_ROLES', 'roles', 'web,agents', roleList),
+    hostName: read('ASTRO_CLUSTER_HOST_NAME', 'hostName', os.hostname() || 'localhost', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
+    trustedProxies: read('TRUSTED_PROXIES', 'web.trustedProxies', 'loopback', addressList),
+    hostList: config?.hosts,
+    proxyListen: read('PROXY_LISTEN', 'proxy.listen', '80', matching(/^(\[[0-9a-fA-F:.]+\]:|[A-Za-z0-9.-]+:)?\d{1,5}$/, 'a port, or address:port (`80`, `127.0.0.1:8080`, `[::]:80`)')),
+    proxyServerName: read('PROXY_SERVER_NAME', 'proxy.serverName', '_', matching(/^[A-Za-z0-9_*.-]+( [A-Za-z0-9_*.-]+)*$/, 'server names separated by spaces, or _')),
+    proxyFailTimeoutS: read('PROXY_FAIL_TIMEOUT_S', 'proxy.failTimeoutS', '5', integer(1, 600)),
+    proxyDrainMs: read('PROXY_DRAIN_MS', 'proxy.drainMs', '0', integer(0, 600_000)),
   };
   if (settings.headersTimeoutMs > settings.requestTimeoutMs) problems.push(`HEADERS_TIMEOUT_MS=${settings.headersTimeoutMs}: must not exceed REQUEST_TIMEOUT_MS=${settings.requestTimeoutMs} (Node refuses it)`);
   if (settings.maxConnections !== undefined && settings.maxStreams !== undefined && settings.maxStreams > settings.maxConnections)
@@ -270,6 +300,10 @@ export function workerEnv(settings: Settings): Record<string, string> {
     ...(settings.maxConnections !== undefined && { MAX_CONNECTIONS: String(settings.maxConnections) }),
     ...(settings.maxStreams !== undefined && { MAX_STREAMS: String(settings.maxStreams) }),
     ...(settings.tls && { SERVER_CERT_PATH: settings.tls.certPath, SERVER_KEY_PATH: settings.tls.keyPath }),
+    // Several hosts: who this host is (the host registry) and whose forwarded headers the workers believe.
+    ASTRO_CLUSTER_HOST_NAME: settings.hostName,
+    ASTRO_CLUSTER_ROLES: settings.roles.join(','),
+    TRUSTED_PROXIES: settings.trustedProxies.join(','),
   };
 }
 
@@ -346,6 +380,26 @@ function hostList(raw: string): string[] | { invalid: string } {
   const hosts = raw.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean);
   const valid = (host: string) => host === '*' || (/^\[[0-9a-f:.]+\]$/.test(host) && net.isIPv6(host.slice(1, -1))) || typeof hostname(host) === 'string';
   return hosts.length > 0 && hosts.every(valid) ? hosts : { invalid: 'expected host names separated by commas (IPv6 in brackets), or *' };
+}
+
+/** `web`, `agents`, or both, comma-separated. */
+function roleList(raw: string): HostRole[] | { invalid: string } {
+  const roles = [...new Set(raw.split(',').map((role) => role.trim().toLowerCase()).filter(Boolean))];
+  return roles.length > 0 && roles.every((role) => (hostRoles as readonly string[]).includes(role)) ? (roles as HostRole[]) : { invalid: 'expected web, agents, or both (comma-separated)' };
+}
+
+/** Proxies' addresses or CIDRs, comma-separated; `loopback` and `none` as words. Kept as written (server/client-address.ts matches them). */
+function addressList(raw: string): string[] | { invalid: string } {
+  const entries = raw.split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  if (entries.length === 1 && entries[0] === 'none') return [];
+  const valid = (entry: string) => {
+    if (entry === 'loopback') return true;
+    const [address, bits, extra] = entry.split('/');
+    const family = net.isIP(address ?? '');
+    if (family === 0 || extra !== undefined) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
+  return entries.length > 0 && entries.every(valid) ? entries : { invalid: 'expected IP addresses or CIDRs (10.0.0.0/8) separated by commas, `loopback`, or `none`' };
 }
 
 function hostname(raw: string): string | { invalid: string } {

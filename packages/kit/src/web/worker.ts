@@ -4,7 +4,9 @@ import { connectionCaps, errors, localUrl, readSettings, type Settings } from '.
 import { recordLastGood } from '../deploy/last-good.js';
 import { audit, eventsToken, openEventLog } from '../events/index.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
-import { answerDroppedRejections, Limits, limitStreams, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
+import { keepHostRegistered } from '../hosts/registry.js';
+import { isOutOfRotation } from '../hosts/rotation.js';
+import { answerDroppedRejections, Limits, limitStreams, LongLivedResponses, serve, TrustedProxies, type RunningServer } from '../server/index.js';
 import { answerPings } from './ping.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
@@ -38,7 +40,10 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   // session that cannot be saved gets its request a 503, not a hang.
   answerDroppedRejections();
   context.build = site.build;
-  const limits = new Limits(connectionCaps(settings));
+  // Whose X-Forwarded-For and -Proto count (web.trustedProxies): the per-client caps and Secure cookies read them.
+  const proxies = new TrustedProxies(settings.trustedProxies);
+  const limits = new Limits(connectionCaps(settings), proxies);
+  const outOfRotation = () => isOutOfRotation(settings.logsDir);
   const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };
   // Hosts first (a request for another site is none of ours), then the caps, then the health path and the site.
   const app = allowedHostsOnly(
@@ -47,11 +52,20 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     limitStreams(
       limits,
       createApp(
-        { [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded }) },
-        cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res)),
+        { [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded, outOfRotation }) },
+        cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler, proxies)), (req, res) => limits.addStream(req, res)),
       ),
     ),
   );
+  // Not from a trial worker (no fallback): its release is not what this host serves yet.
+  const unregister = settings.siteFallback
+    ? keepHostRegistered(settings, () => ({
+        release: site.build.id,
+        listen: `${settings.host}:${settings.port}`,
+        health: outOfRotation() ? 'out-of-rotation' : degraded ? 'degraded' : 'ok',
+        by: `web worker pid ${process.pid}`,
+      }))
+    : () => undefined;
   const running = await serve({
     handler: app,
     host: settings.host,
@@ -63,7 +77,10 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     limits,
     ...(tls && { tls }),
     streams,
-    onClose: () => log.close(),
+    onClose: () => {
+      unregister();
+      return log.close();
+    },
   });
   answerPings(() => limits.stats());
   const who = worker === 'standalone' ? 'standalone' : `worker ${worker}`;
