@@ -56,6 +56,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
         cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler, proxies)), (req, res) => limits.addStream(req, res)),
       ),
     ),
+    proxies,
   );
   // Not from a trial worker (no fallback): its release is not what this host serves yet.
   const unregister = settings.siteFallback
