@@ -61,6 +61,9 @@ export async function deployAcrossHosts(settings: Settings, options: { only: str
     await waitHealthy(host, settings.healthPath, id);
     done.push(host.name);
     report.done(`host ${host.name} serves release ${id} and is back in rotation (${done.length} of ${hosts.length})`);
+    // A proxy that checks passively (nginx) may have counted the host's 503s as failures: it leaves the host out for
+    // fail_timeout. The next host goes out only once this one is surely taken again, so one always serves.
+    if (done.length < hosts.length) await sleep(settings.proxyFailTimeoutS * 1000);
   }
   return { release: id, hosts: done };
 }
