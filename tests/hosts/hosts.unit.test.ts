@@ -109,11 +109,14 @@ test('the nginx configuration: every web host, passive checks, retries, streams 
     { name: 'a', url: new URL('http://10.0.0.1:4321') },
     { name: 'b', url: new URL('http://10.0.0.2:4321') },
   ];
-  const site = nginxConfig({ hosts, listen: '80', serverName: 'example.org', failTimeoutS: 5, keepAliveTimeoutMs: 5000, main: false });
+  const site = nginxConfig({ hosts, listen: '80', serverName: 'example.org', failTimeoutS: 5, healthPath: '/healthz', keepAliveTimeoutMs: 5000, main: false });
   assert.match(site, /server 10\.0\.0\.1:4321 max_fails=1 fail_timeout=5s;\s+# a/);
   assert.match(site, /server 10\.0\.0\.2:4321 max_fails=1 fail_timeout=5s;\s+# b/);
   assert.match(site, /keepalive_timeout 4s;/, 'idle upstream connections close before the workers close them');
-  assert.match(site, /proxy_next_upstream error timeout http_502 http_503 http_504;/);
+  // A 503 moves a request (and counts against its host) on the health path only: elsewhere it is the site's answer.
+  assert.match(site, /location = \/healthz \{\s+proxy_pass http:\/\/astro_cluster;\s+proxy_next_upstream error timeout http_502 http_503 http_504;/);
+  assert.match(site, /^    proxy_next_upstream error timeout http_502 http_504;/m);
+  assert.match(site, /location \/ \{\s+proxy_pass http:\/\/astro_cluster;\s+\}/);
   assert.doesNotMatch(site, /proxy_next_upstream [^;]*non_idempotent/, "POSTs are never resent");
   assert.match(site, /proxy_next_upstream_tries 2;/);
   assert.match(site, /proxy_buffering off;/);
@@ -123,7 +126,7 @@ test('the nginx configuration: every web host, passive checks, retries, streams 
 
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'kit-nginx-'));
   try {
-    const main = nginxConfig({ hosts, listen: '127.0.0.1:8080', serverName: '_', failTimeoutS: 2, keepAliveTimeoutMs: 5000, main: true });
+    const main = nginxConfig({ hosts, listen: '127.0.0.1:8080', serverName: '_', failTimeoutS: 2, healthPath: '/healthz', keepAliveTimeoutMs: 5000, main: true });
     writeFileSync(path.join(prefix, 'nginx.conf'), main);
     mkdirSync(path.join(prefix, 'tmp'));
     assert.ok(existsSync('/usr/sbin/nginx'), 'nginx is installed (tests/setup installs it)');

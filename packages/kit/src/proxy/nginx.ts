@@ -8,6 +8,8 @@ export interface NginxOptions {
   serverName: string;
   /** fail_timeout of each upstream server, in seconds: how long a host that failed is left out. */
   failTimeoutS: number;
+  /** The kit's health path (web.healthPath): the one location where a 503 counts as a failed host. */
+  healthPath: string;
   /** The kit's KEEP_ALIVE_TIMEOUT_MS: nginx must close an idle upstream connection before the worker does. */
   keepAliveTimeoutMs: number;
   /** A whole nginx.conf for `nginx -p DIR -c DIR/nginx.conf` (pid, logs and temporary files under that prefix), instead of the server and upstream for Debian's sites-available/. */
@@ -25,17 +27,18 @@ export function nginxConfig(options: NginxOptions): string {
   // Below the workers' keep-alive timeout, whole seconds, at least 1.
   const idleS = Math.max(1, Math.floor(options.keepAliveTimeoutMs / 1000) - 1);
   const upstreamName = 'astro_cluster';
+  const scheme = hosts.some((host) => host.url.protocol === 'https:') ? 'https' : 'http';
   const site = `# Written by \`astro-cluster proxy nginx\` from astro-cluster.config.json (hosts,
 # proxy, web): run it again rather than edit this file.
 
 upstream ${upstreamName} {
-    # Open-source nginx checks hosts passively: a host whose connection fails,
-    # times out or answers 502/503/504 (proxy_next_upstream below) is left out
-    # for fail_timeout, then tried again. It does not poll the health path; a
-    # host taken out of rotation (503 there, during deploy --hosts) keeps
-    # getting requests from nginx and serves them: its reload drains
-    # gracefully, worker by worker. nginx Plus (health_check), HAProxy and
-    # Caddy poll the health path: docs/multi-host.md.
+    # Open-source nginx checks hosts passively: a host whose connection fails
+    # or times out, or that answers 502/504 (503 on the health path), is left
+    # out for fail_timeout, then tried again (proxy_next_upstream below). It
+    # does not poll the health path itself; a host taken out of rotation
+    # (503 there, during deploy --hosts) keeps getting requests and serves
+    # them: its reload drains gracefully, worker by worker. nginx Plus
+    # (health_check), HAProxy and Caddy poll it: docs/multi-host.md.
 ${hosts.map((host) => `    server ${host.url.host} max_fails=1 fail_timeout=${options.failTimeoutS}s;  # ${host.name}`).join('\n')}
 
     # Connections to the hosts are kept open and reused (HTTP/1.1 below),
@@ -50,37 +53,52 @@ server {
     listen ${options.listen};
     server_name ${options.serverName};
 
-    location / {
-        proxy_pass ${hosts.some((host) => host.url.protocol === 'https:') ? 'https' : 'http'}://${upstreamName};
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
 
-        # The workers answer only the names in SITE_HOSTS (web.hosts): list the
-        # public name there. They believe X-Forwarded-For and -Proto only from
-        # web.trustedProxies: list this proxy's address there.
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $host;
+    # The workers answer only the names in SITE_HOSTS (web.hosts): list the
+    # public name there. They believe X-Forwarded-For and -Proto only from
+    # web.trustedProxies: list this proxy's address there.
+    proxy_set_header Host $host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Host $host;
 
-        # A request that cannot reach a host, or gets 502/503/504 from it, is
-        # sent to the next host. nginx never resends a non-idempotent request
-        # (POST, PATCH) once a host received it (no "non_idempotent" here), so
-        # a task is never posted twice; a refused connection is retried, since
-        # that host received nothing.
+    # A request that cannot reach a host (refused, reset, timed out), or gets
+    # 502/504, is sent to the next host, and the host is left out for
+    # fail_timeout. nginx never resends a non-idempotent request (POST,
+    # PATCH) once a host received it (no "non_idempotent" here), so a task is
+    # never posted twice; a refused connection is retried, since that host
+    # received nothing. A 503 from the site is passed on as it is (a session
+    # store or event log that is away, a worker full of streams, with
+    # Retry-After): every host would say the same, and counting it as a
+    # failure would leave out hosts that serve pages.
+    proxy_next_upstream error timeout http_502 http_504;
+    proxy_next_upstream_tries ${hosts.length};
+    proxy_next_upstream_timeout 15s;
+    proxy_connect_timeout 2s;
+
+    # Server-Sent Events go out as the workers write them: no buffering.
+    # A stream idles between events, but the kit sends a heartbeat comment
+    # at least every 15 s (SSE_HEARTBEAT_MS), so a read timeout well above
+    # that never cuts a live stream, and still ends a request that hangs.
+    proxy_buffering off;
+    proxy_cache off;
+    proxy_read_timeout 120s;
+    proxy_send_timeout 60s;
+
+    # The health path answers 503 while its host is out of rotation (deploy
+    # --hosts): here, and only here, a 503 moves the request to the next
+    # host and leaves that host out for fail_timeout. A monitor that polls
+    # this path through nginx every second or two turns nginx's passive
+    # check into an active one.
+    location = ${options.healthPath} {
+        proxy_pass ${scheme}://${upstreamName};
         proxy_next_upstream error timeout http_502 http_503 http_504;
-        proxy_next_upstream_tries ${hosts.length};
-        proxy_next_upstream_timeout 15s;
-        proxy_connect_timeout 2s;
+    }
 
-        # Server-Sent Events go out as the workers write them: no buffering.
-        # A stream idles between events, but the kit sends a heartbeat comment
-        # at least every 15 s (SSE_HEARTBEAT_MS), so a read timeout well above
-        # that never cuts a live stream, and still ends a request that hangs.
-        proxy_buffering off;
-        proxy_cache off;
-        proxy_read_timeout 120s;
-        proxy_send_timeout 60s;
+    location / {
+        proxy_pass ${scheme}://${upstreamName};
     }
 }
 `;

@@ -1,4 +1,4 @@
-import { deploy, deployAcrossHosts, listReleases, receiveRelease, releaseId, releasePaths, rollback, switchHostTo } from '../../deploy/index.js';
+import { buildTried, deploy, deployAcrossHosts, withReleasesLock, listReleases, receiveRelease, releaseId, releasePaths, rollback, switchHostTo } from '../../deploy/index.js';
 import { errors, readSettings } from '../../core/index.cjs';
 import { parseCommandArgs } from '../args.js';
 import { checkDependencies, checkNode } from '../preflight.js';
@@ -26,8 +26,9 @@ Several hosts (\`hosts\` in astro-cluster.config.json, docs/multi-host.md):
                 (with --rollback: every host back to the first host's
                 previous release, the same way)
 
-The steps it runs on each host, also usable by hand, in this order:
+The steps it runs, also usable by hand, in this order:
 
+  --build-only  build and try a release here, switch nothing; prints its id
   --receive ID  take release ID (a tar of its folder on stdin) and try it; no switch
   --release ID  out of rotation, switch to release ID, reload, back in rotation
   --show current|previous   print this host's current or previous release`;
@@ -44,6 +45,7 @@ await runCommand(async () => {
     receive: { type: 'string' },
     release: { type: 'string' },
     show: { type: 'string' },
+    'build-only': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return void console.log(help);
@@ -60,6 +62,10 @@ await runCommand(async () => {
     return void console.log(`${values.show} release ${id}`);
   }
   checkDependencies(settings);
+  if (values['build-only']) {
+    const release = await withReleasesLock(settings, () => buildTried(settings, report));
+    return void console.log(`\n${bold(`built release ${release.id}`)} (tried, not current) in ${seconds()} s`);
+  }
   if (values.receive !== undefined) {
     // Input only when something is piped in: a terminal, or nothing, means the release must be here already.
     const release = await receiveRelease(settings, values.receive, process.stdin.isTTY ? undefined : process.stdin, report);

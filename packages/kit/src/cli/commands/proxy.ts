@@ -10,8 +10,9 @@ const help = `Usage: astro-cluster proxy nginx [--out FILE] [--main]
 
 Writes an nginx configuration for the hosts of astro-cluster.config.json
 (\`hosts\`, \`proxy\`): one upstream of every host with the web role, passive
-health checks (max_fails, fail_timeout), idempotent requests retried on the
-next host (proxy_next_upstream), streams unbuffered, HTTP/1.1 keep-alive to
+health checks (max_fails, fail_timeout; a 503 counts on the health path
+only), idempotent requests retried on the next host (proxy_next_upstream),
+streams unbuffered, HTTP/1.1 keep-alive to
 the hosts, X-Forwarded-For/-Proto/-Host set. Check it with \`nginx -t\`.
 
   --out FILE   write it there (default: print it)
@@ -43,6 +44,7 @@ await runCommand(async () => {
     listen: settings.proxyListen,
     serverName: settings.proxyServerName,
     failTimeoutS: settings.proxyFailTimeoutS,
+    healthPath: settings.healthPath,
     keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
     main: values.main,
   });
