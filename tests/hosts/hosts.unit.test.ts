@@ -123,6 +123,7 @@ test('the nginx configuration: every web host, passive checks, retries, streams 
   assert.match(site, /proxy_http_version 1\.1;\s+proxy_set_header Connection "";/);
   for (const header of ['X-Forwarded-For $proxy_add_x_forwarded_for', 'X-Forwarded-Proto $scheme', 'X-Forwarded-Host $host', 'Host $host']) assert.ok(site.includes(`proxy_set_header ${header};`), header);
   assert.match(site, /server_name example\.org;/);
+  assert.match(site, /keepalive_requests 10000;/);
 
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'kit-nginx-'));
   try {

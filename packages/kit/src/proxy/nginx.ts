@@ -53,6 +53,13 @@ server {
     listen ${options.listen};
     server_name ${options.serverName};
 
+    # nginx ends a client's keep-alive connection after this many requests
+    # (1000 by default), with Connection: close on the last answer. A client
+    # that has already sent its next request on that connection is reset:
+    # measured with autocannon, about once in a few hundred such closes.
+    # Fewer closes, fewer resets; the memory nginx frees at each is small.
+    keepalive_requests 10000;
+
     proxy_http_version 1.1;
     proxy_set_header Connection "";
 
