@@ -199,7 +199,7 @@ test('forwarded headers count only from the trusted proxy: a forged X-Forwarded-
   for (const stream of [...forged, refused, ...trusted]) stream.close();
 });
 
-test('a rolling deploy and a rollback across both hosts under keep-alive load through nginx: 0 failed requests, each host serves the other build\'s assets', { timeout: 420_000 }, async () => {
+test('a rolling deploy and a rollback across both hosts under keep-alive load through nginx: 0 failed requests, each host serves the other build\'s assets', { timeout: 420_000 }, async (t) => {
   const oldBuild = await buildOf(a);
   assert.equal(await buildOf(b), oldBuild);
   const oldScript = scriptOf((await request(`${proxy}/`)).body);
@@ -230,7 +230,9 @@ test('a rolling deploy and a rollback across both hosts under keep-alive load th
       // Still in the window: what was seen holds for that moment.
       return (await buildOf(b)) === oldBuild ? { seen: true as const, newScript, onB, onA } : undefined;
     }, { timeoutMs: 400_000, intervalMs: 50 });
+    const deployStarted = Date.now();
     const deployed = await a.run('deploy', ['--hosts']);
+    const deployMs = Date.now() - deployStarted;
     deploying = false;
     const seen = await watch;
     assert.equal(deployed.code, 0, deployed.output);
@@ -247,7 +249,9 @@ test('a rolling deploy and a rollback across both hosts under keep-alive load th
 
     const mark = responses;
     await waitFor('load after the deploy', () => responses > mark + 200);
+    const rollbackStarted = Date.now();
     const rolled = await a.run('deploy', ['--hosts', '--rollback']);
+    t.diagnostic(`deploy --hosts ${(deployMs / 1000).toFixed(1)} s (build included), rollback --hosts ${((Date.now() - rollbackStarted) / 1000).toFixed(1)} s`);
     assert.equal(rolled.code, 0, rolled.output);
     assert.match(rolled.stdout, new RegExp(`rolled back release ${oldBuild} on 2 host`));
     for (const host of [a, b]) {
@@ -260,6 +264,7 @@ test('a rolling deploy and a rollback across both hosts under keep-alive load th
     load.stop();
   }
   const result = await finished;
+  t.diagnostic(`through nginx: ${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx, p99 ${result.latency.p99} ms`);
   assert.ok(result.requests.total > 1000, `only ${result.requests.total} requests: the load did not really run`);
   // nginx's whole error log goes to a file that outlives the test: it says which host failed when.
   const saved = path.join(os.tmpdir(), `kit-multi-host-nginx-${process.pid}.log`);
