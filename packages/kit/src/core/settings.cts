@@ -116,7 +116,7 @@ export interface Settings {
   maxConnections: number | undefined;
   /** web.maxStreams / MAX_STREAMS: event streams per worker; undefined: 90% of the connection cap. */
   maxStreams: number | undefined;
-  /** web.maxStreamsPerClient / MAX_STREAMS_PER_CLIENT: event streams per remote address per worker (X-Forwarded-For is not trusted). */
+  /** web.maxStreamsPerClient / MAX_STREAMS_PER_CLIENT: event streams per client address per worker (X-Forwarded-For counts only from web.trustedProxies). */
   maxStreamsPerClient: number;
   /** web.headersTimeoutMs / HEADERS_TIMEOUT_MS: a request whose headers are not complete by then is cut (408). */
   headersTimeoutMs: number;
