@@ -171,7 +171,7 @@ export const errors = {
     new KitError(
       'KIT_HOST_STEP_FAILED',
       `host ${host} failed to ${step}:\n${detail}`,
-      `${done} Fix the cause on ${host}, then run the same command again: hosts already done are done again quickly.`,
+      `${done} Fix the cause on ${host}; then finish with \`astro-cluster deploy --release ID\` on each host not done, or take the done ones back with \`--release\` and their previous release (docs/multi-host.md).`,
     ),
   hostUnhealthy: (host: string, url: string, detail: string) =>
     new KitError(
