@@ -7,7 +7,8 @@ import { sessionCookie } from './lib/access';
 // operators only. The /api/events and /api/tasks endpoints check their own
 // callers, since who may read depends on the topic or the task.
 const operatorPages = new Set(['/ops', '/agents', '/audit']);
-const operatorApis = new Set(['/api/stats']);
+// /metrics: the kit answers a token itself; a request with a cookie reaches src/pages/metrics.ts through here.
+const operatorApis = new Set(['/api/stats', '/metrics']);
 
 export const onRequest = defineMiddleware(async (context, next) => {
   const { request, session, cookies } = context;

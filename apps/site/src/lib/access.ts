@@ -6,7 +6,7 @@ export const sessionCookie = 'kit-session';
 
 /** Topics that hold other people's data or the machine's: streamed by operators only. */
 export function isInternalTopic(topic: string): boolean {
-  return topic === 'audit' || topic === 'ops' || topic === 'tasks' || topic.startsWith('task-');
+  return topic === 'audit' || topic === 'ops' || topic === 'metrics' || topic === 'tasks' || topic.startsWith('task-');
 }
 
 type Session = APIContext['session'];

@@ -15,7 +15,7 @@ import { freePort } from './port.js';
 export async function tryWorker(settings: Settings): Promise<{ build: string; startMs: number }> {
   const port = await freePort();
   // No fallback to the last good release: the trial is there to fail when the new build cannot start.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv(settings), HOST: '127.0.0.1', PORT: String(port), ASTRO_CLUSTER_NO_FALLBACK: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...workerEnv(settings), HOST: '127.0.0.1', PORT: String(port), ASTRO_CLUSTER_NO_FALLBACK: '1', METRICS: 'off' };
   delete env.NODE_APP_INSTANCE;
   const started = Date.now();
   const child = spawn(process.execPath, ['--enable-source-maps', workerScript], { cwd: settings.root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });

@@ -50,6 +50,9 @@ const fields: Record<string, 'scalar' | 'list' | 'raw'> = {
   'agents.launcher': 'raw',
   'agents.locksDir': 'scalar',
   'agents.lockStaleMs': 'scalar',
+  'metrics.path': 'scalar',
+  'metrics.port': 'scalar',
+  'metrics.sampleMs': 'scalar',
   // Several hosts (docs/multi-host.md).
   roles: 'list',
   hostName: 'scalar',

@@ -124,6 +124,14 @@ export interface Settings {
   requestTimeoutMs: number;
   /** SERVER_CERT_PATH and SERVER_KEY_PATH (as @astrojs/node reads them): the worker serves HTTPS with this certificate and key. */
   tls: { certPath: string; keyPath: string } | undefined;
+  /** METRICS: `off` leaves the kit's metrics out of this process (no route, socket, port or points): trial workers run so. Environment only. */
+  metricsEnabled: boolean;
+  /** metrics.path / METRICS_PATH: the kit's Prometheus route on the site's port (operators: the events token as Bearer, or an operator session through the site). */
+  metricsPath: string;
+  /** metrics.port / METRICS_PORT: also serve the metrics without auth on 127.0.0.1 at this port; undefined: not at all. */
+  metricsPort: number | undefined;
+  /** metrics.sampleMs / METRICS_SAMPLE_MS: how often each worker publishes a point for /ops on the `metrics` topic; 0: never. */
+  metricsSampleMs: number;
   // Several hosts (docs/multi-host.md).
   /** roles / ASTRO_CLUSTER_ROLES: what this host runs, `web` (the PM2 cluster), `agents` (the singleton agents), or both (the default). */
   roles: HostRole[];
@@ -237,6 +245,10 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     headersTimeoutMs: read('HEADERS_TIMEOUT_MS', 'web.headersTimeoutMs', '10000', integer(500, 600_000)),
     requestTimeoutMs: read('REQUEST_TIMEOUT_MS', 'web.requestTimeoutMs', '30000', integer(500, 3_600_000)),
     tls: undefined,
+    metricsEnabled: read('METRICS', undefined, 'on', oneOf(['on', 'off'] as const)) === 'on',
+    metricsPath: read('METRICS_PATH', 'metrics.path', '/metrics', matching(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'a path such as /metrics')),
+    metricsPort: read('METRICS_PORT', 'metrics.port', '', optional(integer(1, 65535))),
+    metricsSampleMs: read('METRICS_SAMPLE_MS', 'metrics.sampleMs', '5000', (raw) => (raw === '0' ? 0 : integer(500, 60_000)(raw))),
     roles: read('ASTRO_CLUSTER_ROLES', 'roles', 'web,agents', roleList),
     hostName: read('ASTRO_CLUSTER_HOST_NAME', 'hostName', os.hostname() || 'localhost', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
     trustedProxies: read('TRUSTED_PROXIES', 'web.trustedProxies', 'loopback', addressList),
@@ -246,6 +258,8 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     proxyFailTimeoutS: read('PROXY_FAIL_TIMEOUT_S', 'proxy.failTimeoutS', '5', integer(1, 600)),
     proxyDrainMs: read('PROXY_DRAIN_MS', 'proxy.drainMs', '0', integer(0, 600_000)),
   };
+  if (settings.metricsPath === settings.healthPath) problems.push(`METRICS_PATH=${JSON.stringify(settings.metricsPath)}: must differ from HEALTH_PATH`);
+  if (settings.metricsPort !== undefined && settings.metricsPort === settings.port) problems.push(`METRICS_PORT=${settings.metricsPort}: must differ from PORT`);
   if (settings.headersTimeoutMs > settings.requestTimeoutMs) problems.push(`HEADERS_TIMEOUT_MS=${settings.headersTimeoutMs}: must not exceed REQUEST_TIMEOUT_MS=${settings.requestTimeoutMs} (Node refuses it)`);
   if (settings.maxConnections !== undefined && settings.maxStreams !== undefined && settings.maxStreams > settings.maxConnections)
     problems.push(`MAX_STREAMS=${settings.maxStreams}: must not exceed MAX_CONNECTIONS=${settings.maxConnections}`);
@@ -300,6 +314,10 @@ export function workerEnv(settings: Settings): Record<string, string> {
     ...(settings.maxConnections !== undefined && { MAX_CONNECTIONS: String(settings.maxConnections) }),
     ...(settings.maxStreams !== undefined && { MAX_STREAMS: String(settings.maxStreams) }),
     ...(settings.tls && { SERVER_CERT_PATH: settings.tls.certPath, SERVER_KEY_PATH: settings.tls.keyPath }),
+    // Metrics (metrics/): the route, the optional loopback port, the /ops sampler's pace.
+    METRICS_PATH: settings.metricsPath,
+    METRICS_SAMPLE_MS: String(settings.metricsSampleMs),
+    ...(settings.metricsPort !== undefined && { METRICS_PORT: String(settings.metricsPort) }),
     // Several hosts: who this host is (the host registry) and whose forwarded headers the workers believe.
     ASTRO_CLUSTER_HOST_NAME: settings.hostName,
     ASTRO_CLUSTER_ROLES: settings.roles.join(','),

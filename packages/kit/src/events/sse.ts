@@ -1,4 +1,5 @@
 import type { KitContext } from '../runtime/context.js';
+import { eventDelivered } from '../metrics/delivery.js';
 import { currentResponseFlow } from '../runtime/response-flow.js';
 import { safeEventName } from './event-name.js';
 import type { StoredEvent, Subscription } from './types.js';
@@ -121,6 +122,7 @@ export function eventStream(context: KitContext, request: Request, topic: string
         const last = options.isLast?.(event) ?? false;
         enqueue({ text: `id: ${event.id}\n${name ? `event: ${name}\n` : ''}data: ${payloadOf(event)}\n\n`, id: event.id, last });
         if (!caughtUp) replayed++;
+        else eventDelivered(event); // Live events only: a replayed backlog's age is no delivery latency.
         if (last) {
           ending = true;
           subscription?.close();

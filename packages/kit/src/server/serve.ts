@@ -25,6 +25,8 @@ export interface ServeOptions {
   limits?: Limits;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: Buffer | string; key: Buffer | string };
+  /** Sees every request first, refused ones included (the metrics count them when their response closes). */
+  observe?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** The registry the app's event streams join (made here when not given). */
   streams?: LongLivedResponses;
   /** Runs once connections are closed (or the deadline passed): release stores, files, timers. */
@@ -70,6 +72,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const app = guard(options.handler, log);
   const overCap = capConnections(server, options.limits);
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    options.observe?.(req, res);
     // Over the cap the connection still gets an answer, never silence: 503, and the client closes it.
     if (options.limits && overCap.has(socketKey(req.socket))) return sendRefusal(res, options.limits.refuseConnection(), true);
     app(req, res);

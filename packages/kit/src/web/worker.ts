@@ -3,6 +3,8 @@ import path from 'node:path';
 import { connectionCaps, errors, localUrl, readSettings, type Settings } from '../core/index.cjs';
 import { recordLastGood } from '../deploy/last-good.js';
 import { audit, eventsToken, openEventLog } from '../events/index.js';
+import { countRequest } from '../metrics/count-requests.js';
+import { metricsRoute, startMetrics } from '../metrics/service.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
 import { keepHostRegistered } from '../hosts/registry.js';
 import { isOutOfRotation } from '../hosts/rotation.js';
@@ -18,8 +20,8 @@ import { cutSlowStreams } from './slow-streams.js';
 
 /**
  * One web worker: open the shared event log, import the Astro build, then
- * listen and tell PM2 it is ready. The kit answers only the health path
- * itself; every other URL is the site's. A build that fails to import is
+ * listen and tell PM2 it is ready. The kit answers only the health and
+ * metrics paths itself; every other URL is the site's. A build that fails to import is
  * replaced by the last release that served (degraded, and said so on the
  * health path, in the log and on `audit`); with no such release, or in a
  * trial worker, the worker never reaches `ready`.
@@ -45,15 +47,22 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   const limits = new Limits(connectionCaps(settings), proxies);
   const outOfRotation = () => isOutOfRotation(settings.logsDir);
   const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };
-  // Hosts first (a request for another site is none of ours), then the caps, then the health path and the site.
+  const served = cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler, proxies)), (req, res) => limits.addStream(req, res));
+  // Prometheus metrics of the whole cluster (metrics/): this worker's registry, its socket for the others' scrapes, the /ops sampler.
+  // Not in a trial worker (METRICS=off): it serves for seconds, on another port, and is no part of the cluster.
+  const metrics = settings.metricsEnabled ? await startMetrics({ settings, log, worker, build: site.build.id, stats: () => limits.stats(), say: (line) => console.error(line) }) : undefined;
+  // Hosts first (a request for another site is none of ours), then the caps, then the kit's paths (health, metrics) and the site.
   const app = allowedHostsOnly(
     settings.siteHosts,
     settings.healthPath,
     limitStreams(
       limits,
       createApp(
-        { [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded, outOfRotation }) },
-        cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler, proxies)), (req, res) => limits.addStream(req, res)),
+        {
+          [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded, outOfRotation }),
+          ...(metrics && { [settings.metricsPath]: metricsRoute(metrics, context.token, served) }),
+        },
+        served,
       ),
     ),
     proxies,
@@ -78,9 +87,11 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     limits,
     ...(tls && { tls }),
     streams,
-    onClose: () => {
+    observe: (req, res) => countRequest(req, res, settings),
+    onClose: async () => {
       unregister();
-      return log.close();
+      await metrics?.close();
+      await log.close();
     },
   });
   answerPings(() => limits.stats());
