@@ -39,9 +39,9 @@ test('LOCK_LEASE_MS and TASK_CLAIM_IDLE_MS: defaults, and bounds checked with th
   assert.equal(settings.lockLeaseMs, 10_000);
   assert.equal(settings.taskClaimIdleMs, 30_000);
   assert.equal(settings.hostName, os.hostname());
-  assert.equal(readSettings({ LOCK_LEASE_MS: '2000', HOST_NAME: 'host-a' }, os.tmpdir()).lockLeaseMs, 2000);
+  assert.equal(readSettings({ LOCK_LEASE_MS: '2000', ASTRO_CLUSTER_HOST_NAME: 'host-a' }, os.tmpdir()).lockLeaseMs, 2000);
   assert.throws(() => readSettings({ LOCK_LEASE_MS: '500' }, os.tmpdir()), /LOCK_LEASE_MS="500": expected a whole number from 1000 to 120000/);
-  assert.throws(() => readSettings({ HOST_NAME: 'a b' }, os.tmpdir()), /HOST_NAME="a b"/);
+  assert.throws(() => readSettings({ ASTRO_CLUSTER_HOST_NAME: 'a b' }, os.tmpdir()), /ASTRO_CLUSTER_HOST_NAME="a b"/);
 });
 
 test('a task cut off mid-way is reported and goes on from its next step, with the first runner\'s words; an ended one is skipped', async () => {

@@ -10,7 +10,7 @@ export async function withLogs<T>(kits: TestKit[], agent: string, check: () => P
       const lines = [agent, 'supervisor'].flatMap((name) => readAgentLog(kit, name).map((l) => ({ ...l, name })));
       lines.sort((x, y) => x.at - y.at);
       const text = lines.slice(-80).map((l) => `${new Date(l.at).toISOString()} ${l.name} [${l.pid}] ${l.text}`);
-      (error as Error).message += `\n--- ${kit.env.HOST_NAME}'s logs:\n${text.join('\n')}`;
+      (error as Error).message += `\n--- ${kit.env.ASTRO_CLUSTER_HOST_NAME}'s logs:\n${text.join('\n')}`;
     }
     throw error;
   }

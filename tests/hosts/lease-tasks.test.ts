@@ -25,8 +25,8 @@ before(async () => {
   redis = await startRedis();
   const shared = { EVENTS_BACKEND: 'redis', REDIS_URL: redis.url, LOCK_LEASE_MS: String(leaseMs), TASK_CLAIM_IDLE_MS: String(claimIdleMs) };
   // Host a runs slowly, so that its runner can be killed mid-task; host b at full speed.
-  a = await kits({ ...shared, HOST_NAME: 'host-a', TASK_STEP_MS: '60' });
-  b = await kits({ ...shared, HOST_NAME: 'host-b', TASK_STEP_MS: '0' });
+  a = await kits({ ...shared, ASTRO_CLUSTER_HOST_NAME: 'host-a', TASK_STEP_MS: '60' });
+  b = await kits({ ...shared, ASTRO_CLUSTER_HOST_NAME: 'host-b', TASK_STEP_MS: '0' });
   logA = openEventLog(readSettings({ ...a.env }));
   logB = openEventLog(readSettings({ ...b.env }));
 });

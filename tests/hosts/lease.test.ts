@@ -23,7 +23,7 @@ let b: TestKit;
 before(async () => {
   redis = await startRedis();
   const host = async (name: string) => {
-    const kit = await kits({ EVENTS_BACKEND: 'redis', REDIS_URL: redis.url, LOCK_LEASE_MS: String(leaseMs), HOST_NAME: name });
+    const kit = await kits({ EVENTS_BACKEND: 'redis', REDIS_URL: redis.url, LOCK_LEASE_MS: String(leaseMs), ASTRO_CLUSTER_HOST_NAME: name });
     writeFileSync(kit.env.SCHEDULER_CONFIG!, JSON.stringify({ jobs: [{ name: 'heartbeat', type: 'heartbeat', every: `${everyMs}ms` }] }));
     return kit;
   };
@@ -64,7 +64,7 @@ async function hostAgents(kit: TestKit): Promise<number[]> {
 
 /** Waits until a scheduler on `kit` other than `not` reports a heartbeat; returns its pid and when. */
 async function takenOverBy(kit: TestKit, since: number, not: number): Promise<Heartbeat> {
-  return waitFor(`a heartbeat from ${kit.env.HOST_NAME}`, async () => {
+  return waitFor(`a heartbeat from ${kit.env.ASTRO_CLUSTER_HOST_NAME}`, async () => {
     const [pid] = kit.processesRunning(agentScripts['scheduler-service']);
     if (pid === undefined || pid === not) return undefined;
     return (await heartbeats()).find((beat) => beat.pid === pid && beat.at >= since);

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
  * The value is `<fence> <token> <owner JSON>`, compared whole.
  */
 export interface LeaseOwner {
-  /** HOST_NAME of the host that holds it. */
+  /** hostName (ASTRO_CLUSTER_HOST_NAME) of the host that holds it. */
   host: string;
   /** The lock holder's pid there. */
   pid: number;

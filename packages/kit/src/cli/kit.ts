@@ -3,6 +3,7 @@ import { commandText, loadAgents, readLauncher, runLauncher, startAgents, stopAg
 import { saveProcessList, startWeb, stopWeb, type Pm2Process, type WebState } from '../cluster/index.js';
 import { buildInfoOf, errors, isKitError, readSettings, type Reporter, type Settings } from '../core/index.cjs';
 import { audit, openEventLog, type AuditEntry } from '../events/index.js';
+import { registerHost } from '../hosts/registry.js';
 import { checkDependencies, checkNode, ensureSiteBuild } from './preflight.js';
 
 export interface StartOptions {
@@ -12,7 +13,8 @@ export interface StartOptions {
 
 export interface KitStarted {
   settings: Settings;
-  web: WebState;
+  /** Undefined on a host without the web role (roles / ASTRO_CLUSTER_ROLES). */
+  web: WebState | undefined;
   agents: StartResult[];
   /** Agents that did not start (the launcher's start, or the kit's own agents), each with why; the web cluster was started all the same. */
   failedAgents: { name: string; why: string }[];
@@ -23,6 +25,8 @@ export interface KitStarted {
  * build), the agents, then the web cluster. Safe to run again at any time.
  * Agents that fail to start do not keep the site down: they are reported
  * and recorded in `failedAgents`, and the web cluster is started anyway.
+ * The host's roles decide what starts: a web-only host starts no agents, an
+ * agents-only host neither builds nor starts a web cluster.
  */
 export async function startKit(options: StartOptions, report: Reporter): Promise<KitStarted> {
   checkNode();
@@ -30,13 +34,16 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   // Checked before anything is built or started: a bad agents.launcher stops the command at once.
   const launcher = readLauncher(settings);
   checkDependencies(settings);
+  const runsWeb = settings.roles.includes('web');
+  const runsAgents = settings.roles.includes('agents');
+  if (!runsWeb || !runsAgents) report.done(`host ${settings.hostName} runs ${runsWeb ? 'the web cluster only' : 'the agents only'} (roles: ${settings.roles.join(', ')})`);
   // A build made now was tried already: the reload need not try it again.
-  const built = await ensureSiteBuild(settings, report);
-  const build = (await buildInfoOf(settings.siteDir)).id;
+  const built = runsWeb ? await ensureSiteBuild(settings, report) : false;
+  const build = runsWeb ? (await buildInfoOf(settings.siteDir)).id : undefined;
   // Agents start before the web cluster so that pages showing them find them running.
   let agents: StartResult[] = [];
   const failedAgents: KitStarted['failedAgents'] = [];
-  if (options.agents) {
+  if (options.agents && runsAgents) {
     if (launcher) {
       const run = await runLauncher(settings, launcher, 'start', report);
       if (run.ok) report.done(`the launcher started the agents (${commandText(launcher.start)})`);
@@ -55,9 +62,9 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
       }
     }
   }
-  let web: WebState;
+  let web: WebState | undefined;
   try {
-    web = await startWeb(settings, build, report, { tried: built });
+    if (build !== undefined) web = await startWeb(settings, build, report, { tried: built });
   } catch (error) {
     // Leave nothing half-started: the agents this run started go again; ones that already ran stay.
     const startedNow = agents.filter((agent) => !agent.already).map((agent) => agent.name);
@@ -71,13 +78,18 @@ export async function startKit(options: StartOptions, report: Reporter): Promise
   }
   // What boots (bin/startup) is what runs now.
   await saveProcessList();
-  await announce(settings, report, {
-    source: 'start-pm2',
-    kind: web.action,
-    message: `web ${web.action}: ${web.workers.length} worker(s) serving build ${build}`,
-    build,
-    workers: web.workers.map((worker) => worker.pid),
-  });
+  if (web) {
+    await announce(settings, report, {
+      source: 'start-pm2',
+      kind: web.action,
+      message: `web ${web.action}: ${web.workers.length} worker(s) serving build ${build} on host ${settings.hostName}`,
+      build,
+      workers: web.workers.map((worker) => worker.pid),
+    });
+  } else {
+    // No web worker keeps this host's record: the start writes it once (bin/status refreshes it).
+    await registerHost(settings, { name: settings.hostName, roles: settings.roles, release: null, listen: null, health: 'ok', by: `start-pm2 pid ${process.pid}`, updatedAt: new Date().toISOString() });
+  }
   return { settings, web, agents, failedAgents };
 }
 

@@ -12,6 +12,8 @@ const commands: Record<string, { module: string; args?: string[]; summary: strin
   status: { module: './commands/status.js', summary: 'is it healthy? workers, agents, build, versions' },
   startup: { module: './commands/startup.js', summary: 'a systemd unit that brings it all back after a reboot' },
   agents: { module: './commands/mh.js', summary: 'the singleton agents: start, stop, status, logs' },
+  proxy: { module: './commands/proxy.js', summary: 'an nginx configuration for the hosts of the config file' },
+  hosts: { module: './commands/hosts.js', summary: 'this host in or out of the proxy\'s rotation; the hosts Redis knows' },
 };
 
 const help = `Usage: astro-cluster [--root DIR] <command> [options]

@@ -4,6 +4,7 @@ import { reachableHost } from '../core/index.cjs';
 
 /** The body of GET /healthz (packages/web/src/routes/healthz.ts). */
 export interface HealthReport {
+  /** ok, degraded, or out-of-rotation (503: the host asks its proxy for no new traffic, and serves). */
   status: string;
   pid: number;
   instance: number | null;
@@ -30,12 +31,15 @@ export function fetchHealth(host: string, port: number, timeoutMs = 3000, secure
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`/healthz answered ${res.statusCode}`));
+        let report: HealthReport;
         try {
-          resolve(JSON.parse(body) as HealthReport);
+          report = JSON.parse(body) as HealthReport;
         } catch {
-          reject(new Error('/healthz answered something other than JSON'));
+          return reject(new Error(res.statusCode === 200 ? '/healthz answered something other than JSON' : `/healthz answered ${res.statusCode}`));
         }
+        // A host out of the proxy's rotation answers 503 on purpose: its workers serve all the same.
+        if (res.statusCode === 200 || (res.statusCode === 503 && report.status === 'out-of-rotation')) resolve(report);
+        else reject(new Error(`/healthz answered ${res.statusCode}`));
       });
       // A connection cut mid-body ends neither with 'end' nor 'error' on the request.
       res.on('close', () => reject(new Error('/healthz: the connection closed before the answer was complete')));

@@ -16,6 +16,8 @@ export interface ConfigFile {
   agents: unknown[] | undefined;
   /** agents.launcher as written: an existing launcher's commands (agents/launcher.ts checks it). */
   launcher: unknown;
+  /** hosts as written: every host of the site (hosts/host-list.ts checks it). */
+  hosts: unknown;
 }
 
 /** The fields the file may hold: scalar, list of strings, or raw (checked elsewhere). */
@@ -52,6 +54,15 @@ const fields: Record<string, 'scalar' | 'list' | 'raw'> = {
   'metrics.path': 'scalar',
   'metrics.port': 'scalar',
   'metrics.sampleMs': 'scalar',
+  // Several hosts (docs/multi-host.md).
+  roles: 'list',
+  hostName: 'scalar',
+  hosts: 'raw',
+  'web.trustedProxies': 'list',
+  'proxy.listen': 'scalar',
+  'proxy.serverName': 'scalar',
+  'proxy.failTimeoutS': 'scalar',
+  'proxy.drainMs': 'scalar',
 };
 const sections = new Set(Object.keys(fields).filter((key) => key.includes('.')).map((key) => key.split('.')[0]!));
 
@@ -77,6 +88,7 @@ export function readConfigFile(root: string): ConfigFile | undefined {
   const values = new Map<string, string | string[]>();
   let agents: unknown[] | undefined;
   let launcher: unknown;
+  let hosts: unknown;
   const take = (field: string, value: unknown) => {
     const kind = fields[field];
     if (kind === undefined) return problems.push(`${field}: not a setting (known: ${Object.keys(fields).filter((f) => f !== '$schema').join(', ')})`);
@@ -86,11 +98,12 @@ export function readConfigFile(root: string): ConfigFile | undefined {
         else problems.push('agents.list: expected an array of agents');
       }
       if (field === 'agents.launcher') launcher = value;
+      if (field === 'hosts') hosts = value;
       return;
     }
     if (kind === 'list') {
       if (Array.isArray(value) && value.every((item) => typeof item === 'string' && item.trim() !== '')) values.set(field, value as string[]);
-      else problems.push(`${field}: expected an array of paths`);
+      else problems.push(`${field}: expected an array of ${field === 'site.inputs' ? 'paths' : 'strings'}`);
       return;
     }
     if (typeof value === 'string' || typeof value === 'number') values.set(field, String(value));
@@ -108,7 +121,7 @@ export function readConfigFile(root: string): ConfigFile | undefined {
     }
   }
   if (problems.length > 0) throw errors.configInvalid(file, problems);
-  return { file, values, agents, launcher };
+  return { file, values, agents, launcher, hosts };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -166,6 +166,21 @@ export const errors = {
       'Point SERVER_CERT_PATH and SERVER_KEY_PATH at a readable PEM certificate and its key, or unset both to serve plain HTTP behind a proxy.',
       { cause },
     ),
+  // Several hosts (docs/multi-host.md).
+  hostStepFailed: (host: string, step: string, detail: string, done: string) =>
+    new KitError(
+      'KIT_HOST_STEP_FAILED',
+      `host ${host} failed to ${step}:\n${detail}`,
+      `${done} Fix the cause on ${host}; then finish with \`astro-cluster deploy --release ID\` on each host not done, or take the done ones back with \`--release\` and their previous release (docs/multi-host.md).`,
+    ),
+  hostUnhealthy: (host: string, url: string, detail: string) =>
+    new KitError(
+      'KIT_HOST_UNHEALTHY',
+      `host ${host} does not answer healthy at ${url}: ${detail}`,
+      'Check it with `bin/status` on that host; until it answers, the proxy sends its traffic to the other hosts.',
+    ),
+  noProxyHosts: () =>
+    new KitError('KIT_NO_PROXY_HOSTS', 'no host with the web role is listed in astro-cluster.config.json `hosts`.', 'List each host (name, url) in `hosts`: docs/multi-host.md shows one.'),
 } as const;
 
 /** A thrown value for a log: its stack when it has one. */

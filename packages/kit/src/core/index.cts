@@ -3,7 +3,7 @@ export { appLogFiles, configFileName, kitPackageRoot, logPaths, pm2Home, project
 export { readConfigFile, type ConfigFile } from './config-file.cjs';
 export { ecosystem, webApp, workerScript } from './ecosystem.cjs';
 export { commandLine, isAlive, isZombie, listeningPid, pidsHolding, startTicks } from './processes.cjs';
-export { appNamePattern, connectionCaps, explicitSettings, openFileLimit, readSettings, workerEnv, type ConnectionCaps, type Settings } from './settings.cjs';
+export { appNamePattern, connectionCaps, explicitSettings, hostRoles, openFileLimit, readSettings, workerEnv, type ConnectionCaps, type HostRole, type Settings } from './settings.cjs';
 export { type Reporter } from './report.cjs';
 export { tailLines } from './log-tail.cjs';
 export { matchingFiles, readJsonFile, writeFileAtomic } from './files.cjs';

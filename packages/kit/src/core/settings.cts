@@ -74,8 +74,6 @@ export interface Settings {
   lockStaleMs: number;
   /** agents.leaseMs / LOCK_LEASE_MS: with EVENTS_BACKEND=redis, an agent's cluster-wide Redis lease expires this long after its last refresh: another host takes over within it. */
   lockLeaseMs: number;
-  /** HOST_NAME: how this host names itself to the others (the Redis lease's owner, `mh status`); default the machine's host name. */
-  hostName: string;
   /** TASK_CLAIM_IDLE_MS: with Redis, a task whose runner has not touched it for this long (it died or froze) is claimed again (XAUTOCLAIM). */
   taskClaimIdleMs: number;
   /** AGENTS_CONFIG: a JSON file `{ "agents": [ … ] }` of the agents bin/mh knows; default: agents.list of the config file. */
@@ -122,7 +120,7 @@ export interface Settings {
   maxConnections: number | undefined;
   /** web.maxStreams / MAX_STREAMS: event streams per worker; undefined: 90% of the connection cap. */
   maxStreams: number | undefined;
-  /** web.maxStreamsPerClient / MAX_STREAMS_PER_CLIENT: event streams per remote address per worker (X-Forwarded-For is not trusted). */
+  /** web.maxStreamsPerClient / MAX_STREAMS_PER_CLIENT: event streams per client address per worker (X-Forwarded-For counts only from web.trustedProxies). */
   maxStreamsPerClient: number;
   /** web.headersTimeoutMs / HEADERS_TIMEOUT_MS: a request whose headers are not complete by then is cut (408). */
   headersTimeoutMs: number;
@@ -138,7 +136,28 @@ export interface Settings {
   metricsPort: number | undefined;
   /** metrics.sampleMs / METRICS_SAMPLE_MS: how often each worker publishes a point for /ops on the `metrics` topic; 0: never. */
   metricsSampleMs: number;
+  // Several hosts (docs/multi-host.md).
+  /** roles / ASTRO_CLUSTER_ROLES: what this host runs, `web` (the PM2 cluster), `agents` (the singleton agents), or both (the default). */
+  roles: HostRole[];
+  /** hostName / ASTRO_CLUSTER_HOST_NAME: this host's name among several (bin/status, the host registry in Redis); default the machine's host name. */
+  hostName: string;
+  /** web.trustedProxies / TRUSTED_PROXIES: addresses or CIDRs whose X-Forwarded-For and -Proto are believed; `loopback` (the default) is 127.0.0.0/8 and ::1, `none` trusts nobody. */
+  trustedProxies: string[];
+  /** hosts of the config file, as written (hosts/host-list.ts checks it): every host of the site, for `deploy --hosts` and `proxy nginx`. */
+  hostList: unknown;
+  /** proxy.listen / PROXY_LISTEN: what the generated nginx server listens on (`80`, `127.0.0.1:8080`). */
+  proxyListen: string;
+  /** proxy.serverName / PROXY_SERVER_NAME: the generated server's server_name (`_`: any). */
+  proxyServerName: string;
+  /** proxy.failTimeoutS / PROXY_FAIL_TIMEOUT_S: nginx takes a host out for this long after a failed attempt (its passive health check). */
+  proxyFailTimeoutS: number;
+  /** proxy.drainMs / PROXY_DRAIN_MS: how long a host out of rotation waits before it reloads, so a proxy with active checks sees its health path fail first. */
+  proxyDrainMs: number;
 }
+
+/** What a host may run: the web cluster, the agents. */
+export type HostRole = 'web' | 'agents';
+export const hostRoles: readonly HostRole[] = ['web', 'agents'];
 
 type Env = Record<string, string | undefined>;
 
@@ -159,7 +178,7 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     names.add(name);
     const fromEnv = env[name]?.trim();
     const fromFile = field ? config?.values.get(field) : undefined;
-    const raw = fromEnv || (typeof fromFile === 'string' ? fromFile.trim() : '') || fallback;
+    const raw = fromEnv || (typeof fromFile === 'string' ? fromFile.trim() : Array.isArray(fromFile) ? fromFile.join(',') : '') || fallback;
     const value = parse(raw);
     if (isInvalid(value)) {
       problems.push(`${fromEnv ? name : `${configFileName} ${field}`}=${JSON.stringify(raw)}: ${value.invalid}`);
@@ -204,9 +223,8 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     agentsStateDir: path.join(logsDir, 'run', 'kit-state'),
     agentsLauncher: config?.launcher,
     lockStaleMs: read('LOCK_STALE_MS', 'agents.lockStaleMs', '10000', integer(4000, 120_000)),
-    // Cluster-wide singletons (agents/redis-lease.ts): the lease, who holds it, and when a dead runner's task is claimed again.
+    // Cluster-wide singletons (agents/redis-lease.ts; the holder is named by hostName): the lease, and when a dead runner's task is claimed again.
     lockLeaseMs: read('LOCK_LEASE_MS', 'agents.leaseMs', '10000', integer(1000, 120_000)),
-    hostName: read('HOST_NAME', undefined, os.hostname(), matching(/^[^\s/]{1,253}$/, 'a name without spaces or "/", at most 253 characters')),
     taskClaimIdleMs: read('TASK_CLAIM_IDLE_MS', undefined, '30000', integer(1000, 3_600_000)),
     agentsConfig: read('AGENTS_CONFIG', undefined, config?.file ?? path.join(root, configFileName), inRoot),
     schedulerConfig: read('SCHEDULER_CONFIG', undefined, path.join(root, 'apps', 'agents', 'scheduler.json'), inRoot),
@@ -238,6 +256,14 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     metricsPath: read('METRICS_PATH', 'metrics.path', '/metrics', matching(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'a path such as /metrics')),
     metricsPort: read('METRICS_PORT', 'metrics.port', '', optional(integer(1, 65535))),
     metricsSampleMs: read('METRICS_SAMPLE_MS', 'metrics.sampleMs', '5000', (raw) => (raw === '0' ? 0 : integer(500, 60_000)(raw))),
+    roles: read('ASTRO_CLUSTER_ROLES', 'roles', 'web,agents', roleList),
+    hostName: read('ASTRO_CLUSTER_HOST_NAME', 'hostName', os.hostname() || 'localhost', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
+    trustedProxies: read('TRUSTED_PROXIES', 'web.trustedProxies', 'loopback', addressList),
+    hostList: config?.hosts,
+    proxyListen: read('PROXY_LISTEN', 'proxy.listen', '80', matching(/^(\[[0-9a-fA-F:.]+\]:|[A-Za-z0-9.-]+:)?\d{1,5}$/, 'a port, or address:port (`80`, `127.0.0.1:8080`, `[::]:80`)')),
+    proxyServerName: read('PROXY_SERVER_NAME', 'proxy.serverName', '_', matching(/^[A-Za-z0-9_*.-]+( [A-Za-z0-9_*.-]+)*$/, 'server names separated by spaces, or _')),
+    proxyFailTimeoutS: read('PROXY_FAIL_TIMEOUT_S', 'proxy.failTimeoutS', '5', integer(1, 600)),
+    proxyDrainMs: read('PROXY_DRAIN_MS', 'proxy.drainMs', '0', integer(0, 600_000)),
   };
   if (settings.metricsPath === settings.healthPath) problems.push(`METRICS_PATH=${JSON.stringify(settings.metricsPath)}: must differ from HEALTH_PATH`);
   if (settings.metricsPort !== undefined && settings.metricsPort === settings.port) problems.push(`METRICS_PORT=${settings.metricsPort}: must differ from PORT`);
@@ -299,6 +325,10 @@ export function workerEnv(settings: Settings): Record<string, string> {
     METRICS_PATH: settings.metricsPath,
     METRICS_SAMPLE_MS: String(settings.metricsSampleMs),
     ...(settings.metricsPort !== undefined && { METRICS_PORT: String(settings.metricsPort) }),
+    // Several hosts: who this host is (the host registry) and whose forwarded headers the workers believe.
+    ASTRO_CLUSTER_HOST_NAME: settings.hostName,
+    ASTRO_CLUSTER_ROLES: settings.roles.join(','),
+    TRUSTED_PROXIES: settings.trustedProxies.join(','),
   };
 }
 
@@ -375,6 +405,26 @@ function hostList(raw: string): string[] | { invalid: string } {
   const hosts = raw.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean);
   const valid = (host: string) => host === '*' || (/^\[[0-9a-f:.]+\]$/.test(host) && net.isIPv6(host.slice(1, -1))) || typeof hostname(host) === 'string';
   return hosts.length > 0 && hosts.every(valid) ? hosts : { invalid: 'expected host names separated by commas (IPv6 in brackets), or *' };
+}
+
+/** `web`, `agents`, or both, comma-separated. */
+function roleList(raw: string): HostRole[] | { invalid: string } {
+  const roles = [...new Set(raw.split(',').map((role) => role.trim().toLowerCase()).filter(Boolean))];
+  return roles.length > 0 && roles.every((role) => (hostRoles as readonly string[]).includes(role)) ? (roles as HostRole[]) : { invalid: 'expected web, agents, or both (comma-separated)' };
+}
+
+/** Proxies' addresses or CIDRs, comma-separated; `loopback` and `none` as words. Kept as written (server/client-address.ts matches them). */
+function addressList(raw: string): string[] | { invalid: string } {
+  const entries = raw.split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  if (entries.length === 1 && entries[0] === 'none') return [];
+  const valid = (entry: string) => {
+    if (entry === 'loopback') return true;
+    const [address, bits, extra] = entry.split('/');
+    const family = net.isIP(address ?? '');
+    if (family === 0 || extra !== undefined) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
+  return entries.length > 0 && entries.every(valid) ? entries : { invalid: 'expected IP addresses or CIDRs (10.0.0.0/8) separated by commas, `loopback`, or `none`' };
 }
 
 function hostname(raw: string): string | { invalid: string } {

@@ -70,7 +70,7 @@ export async function withReleasesLock<T>({ releasesDir }: Pick<Settings, 'relea
   }
 }
 
-async function trial(settings: Settings, release: Release, report: Reporter, discardOnFailure = true): Promise<void> {
+export async function trial(settings: Settings, release: Release, report: Reporter, discardOnFailure = true): Promise<void> {
   report.step(`trying release ${release.id} in a trial worker`);
   try {
     const result = await tryWorker({ ...settings, siteDir: release.dir });

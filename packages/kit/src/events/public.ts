@@ -29,11 +29,18 @@ export async function publish(topic: string, data: unknown): Promise<{ id: strin
  * The topic as Server-Sent Events (text/event-stream), resuming after
  * Last-Event-ID or ?lastEventId=, with heartbeats, `event: reset` when the
  * asked id is past retention, and a reconnect hint when the worker drains.
- * A topic that is not 1 to 64 of a-z, 0-9 and "-" gets a 400.
+ * A topic that is not 1 to 64 of a-z, 0-9 and "-" gets a 400; a log that
+ * cannot be read (Redis away) a 503 with Retry-After, said before the
+ * stream begins rather than a 200 that ends at once.
  */
-export function stream(request: Request, topic: string, options: EventStreamOptions = {}): Response {
+export async function stream(request: Request, topic: string, options: EventStreamOptions = {}): Promise<Response> {
   const context = kitContext();
   if (!isTopic(topic)) return json(400, { error: 'a topic is 1 to 64 of a-z, 0-9 and "-"' }, { 'x-worker': context.worker });
+  try {
+    await context.log.latestId(topic);
+  } catch (error) {
+    return json(503, { error: `the event log is not available: ${(error as Error).message}` }, { 'x-worker': context.worker, 'Retry-After': '5', 'Cache-Control': 'no-store' });
+  }
   return eventStream(context, request, topic, options);
 }
 

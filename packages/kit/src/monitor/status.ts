@@ -4,6 +4,8 @@ import path from 'node:path';
 import { agentsStatus, launcherStatus, readLauncher, wantedAgents, type AgentsStatus, type LauncherStatus } from '../agents/index.js';
 import { expectedInstances, fetchHealth, kitWorkers, Pm2Client, runningDaemon, type HealthReport } from '../cluster/index.js';
 import { isKitError, kitPackageRoot, localUrl, pm2Home, pollUntil, buildInfoOf, type BuildInfo, type Settings } from '../core/index.cjs';
+import { listHosts, registerHost, type HostRecord } from '../hosts/registry.js';
+import { outOfRotation } from '../hosts/rotation.js';
 import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
 
 export interface WorkerStatus extends WorkerSnapshot {
@@ -24,6 +26,13 @@ export interface KitStatus {
   /** What agents.launcher's status command said (the first JSON value it printed), when the project keeps a launcher with one. */
   launcher?: LauncherStatus;
   circuits: { app: string; openedAt: string; reason: string }[];
+  /** This host: its name, roles, and whether it is out of the proxy's rotation. */
+  host: { name: string; roles: string[]; outOfRotation: boolean };
+  /**
+   * Every host this one can see: with Redis, each host's record (hosts/registry.ts);
+   * with files, this host alone. `registry` says which.
+   */
+  hosts: { registry: 'redis' | 'this host only' | 'redis unreachable'; list: HostRecord[] };
 }
 
 /**
@@ -40,7 +49,11 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
 
   const daemonPid = runningDaemon().pid;
   let workers: WorkerStatus[] = [];
-  if (daemonPid === undefined) {
+  // A host without the web role (roles) runs no web cluster: nothing to miss.
+  const web = settings.roles.includes('web');
+  if (!web) {
+    if (daemonPid !== undefined) workers = await webWorkers(settings);
+  } else if (daemonPid === undefined) {
     problems.push(`no PM2 daemon runs for PM2_HOME ${pm2Home()}`);
   } else {
     workers = await webWorkers(settings);
@@ -54,7 +67,8 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
   }
 
   const agents = await agentsStatus(settings);
-  const wanted = await wantedAgents(settings);
+  // A host without the agents role wants none of them here.
+  const wanted = settings.roles.includes('agents') ? await wantedAgents(settings) : [];
   for (const agent of agents.agents) {
     if (wanted.includes(agent.name) && agent.state !== 'running' && agent.state !== 'standby') problems.push(`agent ${agent.name} is wanted but ${agent.state}${agent.detail ? ` (${agent.detail})` : ''}`);
   }
@@ -67,6 +81,17 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
   );
   for (const circuit of circuits) problems.push(`${circuit.app} was stopped for crash-looping (${circuit.reason}); bin/status --reset ${circuit.app}`);
 
+  const out = await outOfRotation(settings.logsDir);
+  const hosts = await seenHosts(settings, {
+    name: settings.hostName,
+    roles: settings.roles,
+    release: web ? (build ?? null) : null,
+    listen: web ? `${settings.host}:${settings.port}` : null,
+    health: problems.length > 0 ? 'not healthy' : out ? 'out-of-rotation' : 'ok',
+    by: `bin/status pid ${process.pid}`,
+    updatedAt: new Date().toISOString(),
+  });
+
   return {
     healthy: problems.length === 0,
     problems,
@@ -76,7 +101,20 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     agents,
     ...(launcher && { launcher }),
     circuits,
+    host: { name: settings.hostName, roles: settings.roles, outOfRotation: out !== undefined },
+    hosts,
   };
+}
+
+/** Refreshes this host's record (status runs on hosts without web workers too), then lists every record alive. */
+async function seenHosts(settings: Settings, self: HostRecord): Promise<KitStatus['hosts']> {
+  if (settings.eventsBackend !== 'redis') return { registry: 'this host only', list: [self] };
+  // Workers keep their own record fresher than a command can: overwrite only where no worker writes it.
+  const listed = await listHosts(settings);
+  if (!listed) return { registry: 'redis unreachable', list: [self] };
+  const mine = listed.find((host) => host.name === self.name);
+  if (!mine || !mine.by.startsWith('web worker')) await registerHost(settings, self);
+  return { registry: 'redis', list: mine ? listed : [...listed, self].sort((a, b) => a.name.localeCompare(b.name)) };
 }
 
 /** The launcher's own answer, when it has a status command; a failing one (or a bad agents.launcher) is a problem. */

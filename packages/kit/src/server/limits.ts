@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TrustedProxies } from './client-address.js';
 import type { Handler } from './guard.js';
 
 export interface LimitCaps {
@@ -28,8 +29,9 @@ export interface LimitStats extends LimitCaps {
  * worker that runs out of file descriptors can no longer receive the
  * connections the cluster primary hands it, and never recovers; so the
  * worker answers 503 or 429 well before that, and never leaves a socket
- * hanging. Streams are counted per remote address as the socket sees it: a
- * proxy's X-Forwarded-For is not trusted (anyone can send one).
+ * hanging. Streams are counted per client address: the socket's, or what
+ * X-Forwarded-For says when the socket is a trusted proxy (anyone else can
+ * send that header, so from anyone else it is ignored).
  */
 export class Limits {
   readonly caps: LimitCaps;
@@ -39,8 +41,12 @@ export class Limits {
   #refusedConnections = 0;
   #refusedStreams = 0;
 
-  constructor(caps: LimitCaps) {
+  readonly #proxies: TrustedProxies;
+
+  /** `proxies`: whose X-Forwarded-For names the client (web.trustedProxies); default nobody's. */
+  constructor(caps: LimitCaps, proxies: TrustedProxies = new TrustedProxies([])) {
     this.caps = caps;
+    this.#proxies = proxies;
   }
 
   /** Counts an accepted connection; true when it is over the cap (its requests are refused). */
@@ -60,7 +66,7 @@ export class Limits {
 
   /** Why a new stream from this request must be refused, if it must. */
   refuseStream(req: IncomingMessage): Refusal | undefined {
-    const client = clientOf(req);
+    const client = this.#proxies.clientAddress(req);
     let refusal: Refusal | undefined;
     if ((this.#perClient.get(client) ?? 0) >= this.caps.maxStreamsPerClient)
       refusal = { status: 429, retryAfterS: 10, reason: `this client holds ${this.caps.maxStreamsPerClient} event streams on this worker, its most` };
@@ -71,7 +77,7 @@ export class Limits {
 
   /** Counts an event stream until its response closes. */
   addStream(req: IncomingMessage, res: ServerResponse): void {
-    const client = clientOf(req);
+    const client = this.#proxies.clientAddress(req);
     this.#streams += 1;
     this.#perClient.set(client, (this.#perClient.get(client) ?? 0) + 1);
     res.once('close', () => {
@@ -114,8 +120,4 @@ export function sendRefusal(res: ServerResponse, refusal: Refusal, close: boolea
     ...(close && { Connection: 'close' }),
   });
   res.end(body);
-}
-
-function clientOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
 }

@@ -1,17 +1,16 @@
-import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import type { Handler } from '../server/index.js';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { TrustedProxies, type Handler } from '../server/index.js';
 
 /**
  * Adds `Secure` to every cookie the app sets on an HTTPS request, and only
  * there (a Secure cookie set over plain HTTP never comes back). HTTPS means
- * TLS on this socket, or `X-Forwarded-Proto: https` from a proxy on this
- * machine (the kit binds loopback and expects its proxy there); the header
- * from anyone else is ignored.
+ * TLS on this socket, or `X-Forwarded-Proto: https` from a trusted proxy
+ * (web.trustedProxies, loopback by default); the header from anyone else is
+ * ignored.
  */
-export function secureCookiesOverHttps(handler: Handler): Handler {
+export function secureCookiesOverHttps(handler: Handler, proxies: TrustedProxies = new TrustedProxies(['loopback'])): Handler {
   return (req, res) => {
-    if (isHttps(req)) {
+    if (proxies.protocol(req) === 'https') {
       const writeHead = res.writeHead;
       res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
         for (const arg of args) if (arg && typeof arg === 'object' && !Array.isArray(arg)) secureInHeaders(arg as OutgoingHttpHeaders);
@@ -22,13 +21,6 @@ export function secureCookiesOverHttps(handler: Handler): Handler {
     }
     return handler(req, res);
   };
-}
-
-export function isHttps(req: IncomingMessage): boolean {
-  if ((req.socket as TLSSocket).encrypted) return true;
-  const header = req.headers['x-forwarded-proto'];
-  const proto = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
-  return proto === 'https' && isLoopback(req.socket.remoteAddress);
 }
 
 export function isLoopback(address: string | undefined): boolean {

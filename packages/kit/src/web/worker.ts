@@ -6,7 +6,9 @@ import { audit, eventsToken, openEventLog } from '../events/index.js';
 import { countRequest } from '../metrics/count-requests.js';
 import { metricsRoute, startMetrics } from '../metrics/service.js';
 import { instanceName, provideContext, type KitContext } from '../runtime/context.js';
-import { answerDroppedRejections, Limits, limitStreams, LongLivedResponses, serve, type RunningServer } from '../server/index.js';
+import { keepHostRegistered } from '../hosts/registry.js';
+import { isOutOfRotation } from '../hosts/rotation.js';
+import { answerDroppedRejections, Limits, limitStreams, LongLivedResponses, serve, TrustedProxies, type RunningServer } from '../server/index.js';
 import { answerPings } from './ping.js';
 import { createApp } from './app.js';
 import { assetFallback } from './asset-fallback.js';
@@ -40,9 +42,12 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
   // session that cannot be saved gets its request a 503, not a hang.
   answerDroppedRejections();
   context.build = site.build;
-  const limits = new Limits(connectionCaps(settings));
+  // Whose X-Forwarded-For and -Proto count (web.trustedProxies): the per-client caps and Secure cookies read them.
+  const proxies = new TrustedProxies(settings.trustedProxies);
+  const limits = new Limits(connectionCaps(settings), proxies);
+  const outOfRotation = () => isOutOfRotation(settings.logsDir);
   const tls = settings.tls && { cert: readPem('certificate', settings.tls.certPath), key: readPem('key', settings.tls.keyPath) };
-  const served = cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler)), (req, res) => limits.addStream(req, res));
+  const served = cutSlowStreams(assetFallback(path.join(site.dir, 'client'), site.releasesDir, secureCookiesOverHttps(site.handler, proxies)), (req, res) => limits.addStream(req, res));
   // Prometheus metrics of the whole cluster (metrics/): this worker's registry, its socket for the others' scrapes, the /ops sampler.
   // Not in a trial worker (METRICS=off): it serves for seconds, on another port, and is no part of the cluster.
   const metrics = settings.metricsEnabled ? await startMetrics({ settings, log, worker, build: site.build.id, stats: () => limits.stats(), say: (line) => console.error(line) }) : undefined;
@@ -54,13 +59,23 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
       limits,
       createApp(
         {
-          [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded }),
+          [settings.healthPath]: healthz({ build: site.build.id, startedAt, degraded, outOfRotation }),
           ...(metrics && { [settings.metricsPath]: metricsRoute(metrics, context.token, served) }),
         },
         served,
       ),
     ),
+    proxies,
   );
+  // Not from a trial worker (no fallback): its release is not what this host serves yet.
+  const unregister = settings.siteFallback
+    ? keepHostRegistered(settings, () => ({
+        release: site.build.id,
+        listen: `${settings.host}:${settings.port}`,
+        health: outOfRotation() ? 'out-of-rotation' : degraded ? 'degraded' : 'ok',
+        by: `web worker pid ${process.pid}`,
+      }))
+    : () => undefined;
   const running = await serve({
     handler: app,
     host: settings.host,
@@ -74,6 +89,7 @@ export async function startWorker(settings: Settings = readSettings()): Promise<
     streams,
     observe: (req, res) => countRequest(req, res, settings),
     onClose: async () => {
+      unregister();
       await metrics?.close();
       await log.close();
     },

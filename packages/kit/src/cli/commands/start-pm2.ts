@@ -14,6 +14,10 @@ the web cluster is started all the same; the command then exits 1
 (KIT_AGENTS_NOT_STARTED).
 
   --no-agents   start the web cluster only
+
+What starts also follows the host's roles (\`roles\` in the config, or
+ASTRO_CLUSTER_ROLES=web|agents|web,agents for one run): a web-only host
+starts no agents, an agents-only host no web cluster.
   -h, --help    show this help
 
 Settings come from the environment (HOST, PORT, WEB_INSTANCES, LOGS_DIR, ...):
@@ -28,9 +32,13 @@ await runCommand(async () => {
 
   const { settings, web, agents, failedAgents } = await startKit({ agents: !values['no-agents'] }, terminalReporter());
   const app = settings.webAppName;
-  const workers = web.workers.map((w) => `#${w.instance} pid ${w.pid}`).join(', ');
-  console.log(`\n${bold(`${app} ${web.action}: ${web.url}`)} with ${web.workers.length} worker(s), build ${web.build}`);
-  console.log(dim(`  workers: ${workers}`));
+  if (web) {
+    const workers = web.workers.map((w) => `#${w.instance} pid ${w.pid}`).join(', ');
+    console.log(`\n${bold(`${app} ${web.action}: ${web.url}`)} with ${web.workers.length} worker(s), build ${web.build}`);
+    console.log(dim(`  workers: ${workers}`));
+  } else {
+    console.log(`\n${bold(`host ${settings.hostName}: agents only`)} (roles ${settings.roles.join(', ')}): no web cluster here`);
+  }
   if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => (a.standby ? `${a.name} on standby (another host runs it)` : `${a.name} running (pid ${a.pid})`)).join(', ')}`));
   if (failedAgents.length > 0) console.log(`  agents that did not start: ${failedAgents.map((a) => a.name).join(', ')}`);
   console.log(dim(`  PM2_HOME ${pm2Home()}, logs in ${settings.logsDir}`));

@@ -57,6 +57,7 @@ function print(status: KitStatus): void {
   const time = (ms: number) => (ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
   console.log(`${bold(status.healthy ? '✓ healthy' : '✗ not healthy')}  ${status.web.url}  build ${status.web.build ?? '–'}`);
   console.log(dim(`  kit ${status.versions.kit}, Node ${status.versions.node}, PM2 ${status.versions.pm2}, Astro ${status.versions.astro} (the build served); PM2_HOME ${status.pm2.home} (daemon ${status.pm2.daemonPid ?? 'not running'})`));
+  console.log(dim(`  host ${status.host.name}, roles ${status.host.roles.join(' and ')}${status.host.outOfRotation ? ', OUT OF ROTATION (astro-cluster hosts in puts it back)' : ''}`));
   console.log(`\n${bold(`web: ${status.web.app}`)}, ${status.web.workers.length} of ${status.web.expected} worker(s)`);
   for (const w of status.web.workers) {
     console.log(`  #${w.instance}  pid ${String(w.pid).padEnd(7)} ${w.status.padEnd(9)} restarts ${String(w.restarts).padEnd(4)} up ${time(w.uptimeMs).padEnd(8)} ${mb(w.memoryBytes).padEnd(7)} cpu ${w.cpuPercent}%  build ${w.build ?? 'no answer'}${w.degraded ? ` (degraded: could not load ${w.degraded.wanted})` : ''}`);
@@ -75,6 +76,10 @@ function print(status: KitStatus): void {
     console.log(`\n${bold('launcher')} (${launcher.command}): ${launcher.ok ? 'answered' : 'failed'}`);
     const text = launcher.ok ? JSON.stringify(launcher.status, null, 2) : launcher.error;
     for (const line of text.split('\n')) console.log(`  ${line}`);
+  }
+  console.log(`\n${bold('hosts')} (${status.hosts.registry})`);
+  for (const host of status.hosts.list) {
+    console.log(`  ${host.name.padEnd(18)} ${host.roles.join('+').padEnd(11)} release ${(host.release ?? '–').padEnd(24)} ${host.health}${host.listen ? dim(`  ${host.listen}`) : ''}`);
   }
   if (status.problems.length > 0) {
     console.log(`\n${bold('problems')}`);

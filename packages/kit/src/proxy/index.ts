@@ -1,0 +1,1 @@
+export { nginxConfig, type NginxOptions } from './nginx.js';
