@@ -1,6 +1,7 @@
 import type { KitContext } from '../runtime/context.js';
 import { currentResponseFlow } from '../runtime/response-flow.js';
 import { safeEventName } from './event-name.js';
+import { onHeartbeat } from './heartbeat.js';
 import type { StoredEvent, Subscription } from './types.js';
 
 export interface EventStreamOptions {
@@ -77,7 +78,7 @@ export function eventStream(context: KitContext, request: Request, topic: string
   let replayed = 0;
   let generation = 0;
   let subscription: Subscription | undefined;
-  let heartbeat: NodeJS.Timeout | undefined;
+  let stopHeartbeat: (() => void) | undefined;
   let forget = () => undefined as void;
   let wake: (() => void) | undefined;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -96,7 +97,7 @@ export function eventStream(context: KitContext, request: Request, topic: string
   };
   const cleanup = () => {
     open = false;
-    clearInterval(heartbeat);
+    stopHeartbeat?.();
     subscription?.close();
     forget();
     request.signal.removeEventListener('abort', cleanup);
@@ -165,9 +166,10 @@ export function eventStream(context: KitContext, request: Request, topic: string
           // An id with no data sets the client's last event id without an event: a reconnect resumes from here.
           enqueue({ text: `retry: ${settings.sseRetryMs}\n${asked === undefined ? `id: ${after}\n` : ''}: worker ${worker}\n\n` });
           follow(after);
-          heartbeat = setInterval(() => {
+          // One timer for all the worker's streams, not one each.
+          stopHeartbeat = onHeartbeat(settings.sseHeartbeatMs, () => {
             if (queue.length === 0) enqueue({ text: ': heartbeat\n\n' });
-          }, settings.sseHeartbeatMs);
+          });
         })().catch(() => finish(''));
       },
       async pull() {
