@@ -18,7 +18,7 @@ import { backgroundLoad, load, type LoadResult } from './load.js';
 import { startRedis } from '../helpers/redis.js';
 import { compareRuns } from './compare.js';
 import { markdown, throughputChart, type BenchResults, type ScaleRun, type ScalingRow, type StreamRow, type Throughput } from './report.js';
-import { fanoutLatency, holdStreams, openFileLimit, publishOver, rssBytes } from './sse.js';
+import { fanoutLatency, holdStreams, openFileLimit, publishOver, settledRssBytes } from './sse.js';
 import { benchEventsToken } from './token.js';
 
 if (process.argv[2] === '--compare') {
@@ -51,6 +51,8 @@ const workerCounts = (process.env.BENCH_WORKERS ?? '')
 if (workerCounts.length === 0) for (let n = 1; n < cores; n *= 2) workerCounts.push(n);
 if (process.env.BENCH_WORKERS === undefined || workerCounts.length === 0) workerCounts.push(cores);
 const heartbeatMs = quick ? 1000 : 5000;
+/** How long memory is sampled before and after streams open (see settledRssBytes). */
+const settleSeconds = quick ? 1 : 10;
 const page = '/guides?q=reload';
 const outDir = path.join(readSettings().logsDir, 'bench');
 const siteDir = path.join(repoRoot, '.astro-cluster', 'current');
@@ -184,7 +186,7 @@ async function streamRow(setup: string, base: string, token: string, workerPids:
   step(`  ${setup}: fan-out latency with no other stream open: ${plan.latencyEvents} events to ${plan.latencyStreams} streams`);
   const idle = await fanoutLatency(base, token, 'bench-idle', plan.latencyStreams, plan.latencyEvents, rate);
   console.log(`  p50 ${idle.p50} ms, p99 ${idle.p99} ms`);
-  const before = rssBytes(workerPids);
+  const before = await settledRssBytes(workerPids, settleSeconds);
   let shown = 0;
   const held = await holdStreams(`${base}/api/events/bench-held`, plan.streams, 5000, (established) => {
     if (established - shown >= Math.max(100, plan.streams / 10)) {
@@ -193,7 +195,7 @@ async function streamRow(setup: string, base: string, token: string, workerPids:
     }
   });
   try {
-    const memoryPerStreamKiB = held.established > 0 ? round((rssBytes(workerPids) - before) / held.established / 1024) : 0;
+    const memoryPerStreamKiB = held.established > 0 ? round(((await settledRssBytes(workerPids, settleSeconds)) - before) / held.established / 1024) : 0;
     console.log(`  ${held.established} established, ${held.failed} failed, ${memoryPerStreamKiB} KiB each`);
     step(`  ${setup}: fan-out latency with them held: ${plan.latencyEvents} events to ${plan.latencyStreams} more streams, and to every held one`);
     const latency = await fanoutLatency(base, token, 'bench-held', plan.latencyStreams, plan.latencyEvents, rate);
@@ -267,7 +269,7 @@ async function scaleRun(): Promise<ScaleRun> {
     const daemonFds = () => fdCount(kit.daemonPid() ?? 0);
     const daemonBefore = daemonFds();
     await publishOver(kit.url, token, 'bench-scale', { n: 0 }); // The topic exists: resumed ids are checked from here.
-    const before = rssBytes(workerPids);
+    const before = await settledRssBytes(workerPids, settleSeconds);
     const began = Date.now();
     let shown = 0;
     held = await holdStreams(`${kit.url}/api/events/bench-scale`, plan.scaleStreams, 5000, (established) => {
@@ -277,7 +279,7 @@ async function scaleRun(): Promise<ScaleRun> {
       }
     }, { reconnect: true });
     const openSeconds = round((Date.now() - began) / 1000);
-    const memoryPerStreamKiB = held.established > 0 ? round((rssBytes(workerPids) - before) / held.established / 1024) : 0;
+    const memoryPerStreamKiB = held.established > 0 ? round(((await settledRssBytes(workerPids, settleSeconds)) - before) / held.established / 1024) : 0;
     const daemonFdsHeld = daemonFds();
     console.log(`  ${held.established} established in ${openSeconds} s, ${held.failed} failed, ${memoryPerStreamKiB} KiB each; PM2 daemon fds ${daemonBefore} → ${daemonFdsHeld}`);
     await held.report(); // Counting starts now.

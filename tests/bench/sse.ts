@@ -96,6 +96,21 @@ export async function publishOver(base: string, token: string, topic: string, da
   return { id: (JSON.parse(res.body) as { id: string }).id, worker: String(res.headers['x-worker']) };
 }
 
+/**
+ * Resident memory of these processes once they settle: the lowest total
+ * over `seconds` of sampling. Right after 20,000 connections open, RSS still
+ * holds the garbage of opening them; V8 gives it back once allocation goes
+ * quiet, and what stays is what the streams hold.
+ */
+export async function settledRssBytes(pids: number[], seconds: number): Promise<number> {
+  let lowest = rssBytes(pids);
+  for (let i = 0; i < seconds; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    lowest = Math.min(lowest, rssBytes(pids));
+  }
+  return lowest;
+}
+
 /** The per-process open-file limit (soft) of a process, from /proc. */
 export function openFileLimit(pid: number): number | undefined {
   try {

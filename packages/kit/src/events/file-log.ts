@@ -235,11 +235,13 @@ export class FileEventLog extends FanoutLog {
     // Interest first, starting point second: a publish either wakes us or is before where we start (see WakeBus).
     await this.#wake.listen();
     this.#readers.set(topic, wake);
+    this.#wake.keepAlive(true);
     try {
       const newest = (await listSegments(dir)).at(-1);
       position = newest ? { file: newest.file, offset: (await stat(path.join(dir, newest.file))).size } : undefined;
     } catch (error) {
       if (this.#readers.get(topic) === wake) this.#readers.delete(topic);
+      if (this.#readers.size === 0) this.#wake.keepAlive(false);
       throw error;
     }
     const timer = setInterval(() => void poke(true), this.#safetyMs);
@@ -248,6 +250,7 @@ export class FileEventLog extends FanoutLog {
       stopped = true;
       clearInterval(timer);
       if (this.#readers.get(topic) === wake) this.#readers.delete(topic);
+      if (this.#readers.size === 0) this.#wake.keepAlive(false);
     };
   }
 }

@@ -205,6 +205,13 @@ export class RedisEventLog extends FanoutLog {
 
 /** Orders Redis stream ids (`<ms>-<seq>`; a bare `<ms>` counts as `<ms>-0`). */
 export function compareIds(a: string, b: string): number {
+  if (a === b) return 0;
+  // Called per stream per event: plain numbers while they are exact (any real ms, any real seq), BigInt past that.
+  if (a.length < 30 && b.length < 30) {
+    const [aMs = '0', aSeq = '0'] = a.split('-');
+    const [bMs = '0', bSeq = '0'] = b.split('-');
+    if (aMs.length < 16 && bMs.length < 16 && aSeq.length < 16 && bSeq.length < 16) return Math.sign(Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq));
+  }
   const [aMs = '0', aSeq = '0'] = a.split('-');
   const [bMs = '0', bSeq = '0'] = b.split('-');
   const ms = BigInt(aMs) - BigInt(bMs);

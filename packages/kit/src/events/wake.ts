@@ -89,6 +89,16 @@ export class WakeBus {
     this.#forgetExit = () => process.off('exit', onExit);
   }
 
+  /**
+   * Whether the listening socket keeps the process alive: while it follows
+   * a topic, yes (a process that only subscribes must not exit under its
+   * subscription, as a Redis connection would not let it either).
+   */
+  keepAlive(on: boolean): void {
+    if (on) this.#server?.ref();
+    else this.#server?.unref();
+  }
+
   /** Wakes every reader of this host for `topic`: call after the event is stored. Resolves once each was told (or found gone). */
   async notify(topic: string): Promise<void> {
     const names = await readdir(this.#dir).catch(() => [] as string[]);
