@@ -71,6 +71,8 @@ interface Item {
 export function eventStream(context: KitContext, request: Request, topic: string, options: EventStreamOptions = {}): Response {
   const { log, settings, streams, worker } = context;
   const asked = options.after ?? lastEventId(request);
+  // Only the signal is kept: no closure below holds the Request (with its headers and URL) for the stream's life.
+  const signal = request.signal;
   const flow = currentResponseFlow();
   /** Set once the adapter wrote the head: from then on events are written here. */
   let direct: ServerResponse | undefined;
@@ -91,6 +93,10 @@ export function eventStream(context: KitContext, request: Request, topic: string
   let wake: (() => void) | undefined;
   let waitingForDrain = false;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** The web body is closed (direct mode closes it at once; see below). */
+  let bodyClosed = false;
+  /** Direct mode: the node response's own end(), which the adapter's call does not reach. */
+  let endResponse: (() => void) | undefined;
 
   const notify = () => {
     if (direct) return flush();
@@ -154,7 +160,7 @@ export function eventStream(context: KitContext, request: Request, topic: string
     stopHeartbeat?.();
     subscription?.close();
     forget();
-    request.signal.removeEventListener('abort', cleanup);
+    signal.removeEventListener('abort', cleanup);
     queue.length = 0;
     const resume = wake;
     wake = undefined;
@@ -168,7 +174,13 @@ export function eventStream(context: KitContext, request: Request, topic: string
       else controller.enqueue(encoder.encode(farewell));
     }
     cleanup();
+    if (endResponse) return endResponse();
     // The adapter ends the node response once the body closes.
+    closeBody();
+  };
+  const closeBody = () => {
+    if (bodyClosed) return;
+    bodyClosed = true;
     controller.close();
   };
   const follow = (after: string) => {
@@ -218,6 +230,20 @@ export function eventStream(context: KitContext, request: Request, topic: string
         const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
         if (ours && open) {
           direct = res;
+          // The adapter is done with us: the body closes now, so its request, response and render state are freed, and
+          // its end() of the node response is held back until the stream itself ends. A stream then costs what its
+          // socket and subscription cost, close to a bare server's.
+          const end = res.end;
+          res.end = function (this: ServerResponse, ...endArgs: unknown[]) {
+            if (open) return this;
+            return (end as (...a: unknown[]) => ServerResponse).apply(this, endArgs);
+          } as typeof res.end;
+          endResponse = () => {
+            res.end = end;
+            res.end();
+          };
+          res.once('close', cleanup);
+          closeBody();
           flush();
         }
         resolve();
@@ -230,13 +256,14 @@ export function eventStream(context: KitContext, request: Request, topic: string
     {
       start(given) {
         controller = given;
-        request.signal.addEventListener('abort', cleanup, { once: true });
+        signal.addEventListener('abort', cleanup, { once: true });
         forget = streams.register(
           () => finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
           () => {
             if (!open) return;
             cleanup();
-            controller.error(new Error('the stream was ended by the worker'));
+            if (direct) direct.destroy();
+            else if (!bodyClosed) controller.error(new Error('the stream was ended by the worker'));
           },
         );
         if (!open) return;
