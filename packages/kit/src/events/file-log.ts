@@ -30,7 +30,7 @@ export class FileEventLog extends FanoutLog {
   readonly #segmentEvents: number;
   readonly #safetyMs: number;
   /** Each followed topic's reader, woken by name. */
-  readonly #readers = new Map<string, () => void>();
+  readonly #readers = new Map<string, (detail: string | undefined) => void>();
   readonly #wake: WakeBus;
   /** Reads that found events although no wake-up came: a publisher died between its append and its call (see safetyMs). */
   #lateReads = 0;
@@ -43,7 +43,7 @@ export class FileEventLog extends FanoutLog {
     super();
     this.#segmentEvents = Math.max(50, Math.min(10_000, Math.round(retention.count / 10)));
     this.#safetyMs = options.safetyMs ?? 30_000;
-    this.#wake = new WakeBus(root, (topic) => this.#readers.get(topic)?.());
+    this.#wake = new WakeBus(root, (topic, detail) => this.#readers.get(topic)?.(detail));
   }
 
   /** How many reads the safety timer made that found events: 0 unless a publisher died mid-publish. */
@@ -66,6 +66,7 @@ export class FileEventLog extends FanoutLog {
     const dir = path.join(this.root, topic);
     const release = await lockTopic(dir, true);
     let event: StoredEvent;
+    let line: string;
     try {
       const state = await readState(dir);
       let newest = (await listSegments(dir)).at(-1);
@@ -86,7 +87,8 @@ export class FileEventLog extends FanoutLog {
       // A line cut short (a crash, a full disk) is ended first, so this one is not glued to it and lost.
       const torn = file === newest?.file && !tail.ended;
       // One write of one whole line: readers either see all of it or none.
-      await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${JSON.stringify({ id, at: event.at, data })}\n`);
+      line = JSON.stringify({ id, at: event.at, data });
+      await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${line}\n`);
       // After the append: a crash in between leaves the mark behind the log (harmless), never ahead of it (a false alarm).
       state.high = id;
       await writeState(dir, state);
@@ -95,7 +97,8 @@ export class FileEventLog extends FanoutLog {
       await release().catch(() => undefined);
     }
     // After the append, never before: a reader that registers later starts past this event (see WakeBus).
-    await this.#wake.notify(topic);
+    // The line rides along: a reader that has every event before it takes it as is, without reading the file.
+    await this.#wake.notify(topic, `${event.id} ${line}`);
     return event;
   }
 
@@ -203,6 +206,8 @@ export class FileEventLog extends FanoutLog {
     let reading = false;
     let again = false;
     let stopped = false;
+    /** The id of the last event pushed; `position` may lag behind it after lines taken from wake-ups (then reads skip up to it). */
+    let lastPushed: number | undefined;
 
     /** Reads to the end of the newest segment; a wake-up during a read makes it read once more. */
     const poke = async (late = false) => {
@@ -219,9 +224,10 @@ export class FileEventLog extends FanoutLog {
             const segment = current[i]!;
             const offset = position?.file === segment.file ? position.offset : 0;
             const { lines, consumed } = await readCompleteLines(path.join(dir, segment.file), offset);
-            found.push(...parseLines(topic, lines));
+            for (const event of parseLines(topic, lines)) if (lastPushed === undefined || Number(event.id) > lastPushed) found.push(event);
             position = { file: segment.file, offset: offset + consumed };
           }
+          if (found.length > 0) lastPushed = Number(found.at(-1)!.id);
           if (found.length > 0 && late) this.#lateReads++;
           if (found.length > 0 && !stopped) push(found);
         } while (again && !stopped);
@@ -231,7 +237,19 @@ export class FileEventLog extends FanoutLog {
         reading = false;
       }
     };
-    const wake = () => void poke();
+    const wake = (detail: string | undefined) => {
+      // The next event, exactly: pushed as the publisher appended it. Anything else (a gap, a read under way, no line): read the file.
+      const space = detail?.indexOf(' ') ?? -1;
+      if (detail && space > 0 && !reading && lastPushed !== undefined && Number(detail.slice(0, space)) === lastPushed + 1) {
+        const [event] = parseLines(topic, detail.slice(space + 1));
+        if (event && Number(event.id) === lastPushed + 1) {
+          lastPushed += 1;
+          if (!stopped) push([event]);
+          return;
+        }
+      }
+      void poke();
+    };
     // Interest first, starting point second: a publish either wakes us or is before where we start (see WakeBus).
     await this.#wake.listen();
     this.#readers.set(topic, wake);
@@ -239,6 +257,8 @@ export class FileEventLog extends FanoutLog {
     try {
       const newest = (await listSegments(dir)).at(-1);
       position = newest ? { file: newest.file, offset: (await stat(path.join(dir, newest.file))).size } : undefined;
+      // Never above the id at `position` (a later event read from the file is still pushed); undefined: the first comes from the file.
+      if (newest) lastPushed = (await topicTail(dir, newest)).lastId;
     } catch (error) {
       if (this.#readers.get(topic) === wake) this.#readers.delete(topic);
       if (this.#readers.size === 0) this.#wake.keepAlive(false);

@@ -32,10 +32,10 @@ export class WakeBus {
   #outside: string | undefined;
   /** Connections to other processes' sockets, kept open between publishes. */
   readonly #peers = new Map<string, Promise<net.Socket | undefined>>();
-  readonly #onTopic: (topic: string) => void;
+  readonly #onTopic: (topic: string, detail: string | undefined) => void;
   #forgetExit: (() => void) | undefined;
 
-  constructor(root: string, onTopic: (topic: string) => void) {
+  constructor(root: string, onTopic: (topic: string, detail: string | undefined) => void) {
     this.#dir = path.join(root, '.wake');
     this.#onTopic = onTopic;
   }
@@ -59,7 +59,12 @@ export class WakeBus {
       socket.on('data', (chunk: string) => {
         const lines = (rest + chunk).split('\n');
         rest = lines.pop() ?? '';
-        for (const topic of new Set(lines)) if (topic !== '') this.#onTopic(topic);
+        for (const line of lines) {
+          if (line === '') continue;
+          const space = line.indexOf(' ');
+          if (space === -1) this.#onTopic(line, undefined);
+          else this.#onTopic(line.slice(0, space), line.slice(space + 1));
+        }
       });
       socket.on('error', () => undefined);
     });
@@ -99,15 +104,21 @@ export class WakeBus {
     else this.#server?.unref();
   }
 
-  /** Wakes every reader of this host for `topic`: call after the event is stored. Resolves once each was told (or found gone). */
-  async notify(topic: string): Promise<void> {
+  /**
+   * Wakes every reader of this host for `topic`: call after the event is
+   * stored. `detail` (one line) goes with it: the file log sends the event's
+   * line, which a reader may take instead of reading the file. Resolves once
+   * each was told (or found gone).
+   */
+  async notify(topic: string, detail?: string): Promise<void> {
+    const message = detail === undefined ? `${topic}\n` : `${topic} ${detail}\n`;
     const names = await readdir(this.#dir).catch(() => [] as string[]);
     await Promise.all(
       names.map(async (name) => {
         if (!name.endsWith('.sock')) return;
-        if (name === this.#name) return this.#onTopic(topic);
+        if (name === this.#name) return this.#onTopic(topic, detail);
         const socket = await this.#peer(name);
-        if (socket) await new Promise<void>((resolve) => socket.write(`${topic}\n`, () => resolve()));
+        if (socket) await new Promise<void>((resolve) => socket.write(message, () => resolve()));
       }),
     );
   }
