@@ -25,6 +25,8 @@ interface Stream {
   events: number;
   gaps: number;
   connections: number;
+  /** Its first connection got `caught-up`: from then on it is retried however a connection ends, as EventSource does. */
+  established: boolean;
   /** Text of an unfinished line, between chunks. */
   rest: string;
 }
@@ -34,6 +36,7 @@ const streams: Stream[] = [];
 function connect(stream: Stream, onFirst?: (ok: boolean) => void): void {
   let caughtUp = false;
   let settled = false;
+  let statusSeen = false;
   const settle = (ok: boolean) => {
     if (settled) return;
     settled = true;
@@ -49,7 +52,13 @@ function connect(stream: Stream, onFirst?: (ok: boolean) => void): void {
     socket.write(`GET ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: text/event-stream\r\n${resume}\r\n`);
   });
   socket.on('data', (chunk) => {
-    const lines = (stream.rest + chunk.toString()).split('\n');
+    const text = chunk.toString();
+    if (!statusSeen) {
+      statusSeen = true;
+      // Anything but 200 (a 503 from a stream cap during a reconnect storm): like EventSource, drop it and come back later.
+      if (!text.startsWith('HTTP/1.1 200')) return void socket.destroy();
+    }
+    const lines = (stream.rest + text).split('\n');
     stream.rest = lines.pop() ?? '';
     for (const line of lines) {
       if (line.startsWith('id: ')) {
@@ -62,6 +71,7 @@ function connect(stream: Stream, onFirst?: (ok: boolean) => void): void {
       else if (line.startsWith('retry: ')) stream.retryMs = Number(line.slice(7)) || stream.retryMs;
       else if (line === 'event: caught-up') {
         caughtUp = true;
+        stream.established = true;
         settle(true);
       }
     }
@@ -70,11 +80,12 @@ function connect(stream: Stream, onFirst?: (ok: boolean) => void): void {
     settle(false);
     if (stream.socket !== socket) return;
     stream.socket = undefined;
-    // Like EventSource: after a stream that worked ends, come back after `retry:`, from the last id.
-    if (reconnecting && !closing && caughtUp) setTimeout(() => connect(stream), stream.retryMs);
+    // Like EventSource: once a stream worked, any end (a drain, a refused or cut reconnect) brings it back after `retry:`, from the last id.
+    if (reconnecting && !closing && stream.established) setTimeout(() => connect(stream), stream.retryMs);
   };
   socket.on('error', ended);
   socket.on('close', ended);
+  // A connection that never gets its `caught-up` is given up (and, once established, tried again).
   socket.setTimeout(30_000, () => {
     if (caughtUp) return;
     socket.destroy();
@@ -83,7 +94,7 @@ function connect(stream: Stream, onFirst?: (ok: boolean) => void): void {
 
 function open(): Promise<void> {
   return new Promise((resolve) => {
-    const stream: Stream = { socket: undefined, lastId: undefined, retryMs: 1000, heartbeats: 0, events: 0, gaps: 0, connections: 0, rest: '' };
+    const stream: Stream = { socket: undefined, lastId: undefined, retryMs: 1000, heartbeats: 0, events: 0, gaps: 0, connections: 0, established: false, rest: '' };
     streams.push(stream);
     connect(stream, (ok) => {
       if (ok) established++;
