@@ -14,7 +14,10 @@ test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and
     assert.equal(run.code, 0, run.output.slice(-3000));
     const results = JSON.parse(readFileSync(path.join(logs, 'bench', 'latest.json'), 'utf8')) as BenchResults;
     assert.equal(results.quick, true);
-    assert.deepEqual(results.throughput.map((t) => t.setup), ['adapter standalone', 'kit server, 1 process', 'PM2 cluster, 1 worker', `PM2 cluster, ${os.cpus().length} workers`]);
+    const setups = results.throughput.map((t) => t.setup);
+    assert.deepEqual(setups.slice(0, 3), ['adapter standalone', 'kit server, 1 process', 'PM2 cluster, 1 worker']);
+    assert.equal(setups.at(-1), `PM2 cluster, ${os.cpus().length} worker${os.cpus().length === 1 ? '' : 's'}`);
+    assert.deepEqual(results.scaling?.map((row) => `PM2 cluster, ${row.workers} worker${row.workers === 1 ? '' : 's'}`), setups.slice(2));
     for (const row of results.throughput) {
       assert.ok(row.page.reqPerSec > 0 && row.page.errors === 0 && row.page.non2xx === 0, row.setup);
     }
@@ -23,6 +26,27 @@ test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and
     assert.equal(results.sse.established, results.sse.target);
     for (const latency of [results.sse.idle, results.sse.latency]) assert.equal(latency.delivered, latency.streams * latency.events);
     assert.ok(results.coldStart.seconds > 0);
+    // The stream servers side by side, each fed every event.
+    assert.deepEqual(results.streams?.map((row) => row.setup), ['kit, file backend', 'kit, Redis backend', 'bare Node SSE server']);
+    for (const row of results.streams ?? []) {
+      assert.equal(row.established, row.target, row.setup);
+      for (const latency of [row.idle, row.latency]) assert.equal(latency.delivered, latency.streams * latency.events, row.setup);
+    }
+    // The scale run: every stream heartbeats, gets every event, and comes back after the reload at the last event, with no gap.
+    const scale = results.scale!;
+    assert.equal(scale.established, scale.target);
+    assert.equal(scale.heartbeats.withHeartbeat, scale.established);
+    assert.equal(scale.delivered.streamsAtLast, scale.established);
+    assert.equal(scale.delivered.gaps, 0);
+    assert.equal(scale.reload.reconnected, scale.established, 'every stream was drained and reconnected');
+    assert.equal(scale.reload.streamsAtLast, scale.established);
+    assert.equal(scale.reload.gaps, 0);
+    assert.ok(scale.openFileLimit > 0);
+    // --compare reads two runs' JSON and prints ratios.
+    const json = path.join(logs, 'bench', 'latest.json');
+    const compared = await exec(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'tests', 'bench', 'run.ts'), '--compare', json, json], process.env, 60_000);
+    assert.equal(compared.code, 0, compared.output);
+    assert.match(compared.stdout, /\| kit, file backend: held p99 ms \| [\d.]+ \| [\d.]+ \| 1\.00× \|/);
     assert.match(readFileSync(path.join(logs, 'bench', 'latest.md'), 'utf8'), /\| PM2 cluster, \d+ workers \| \d+/);
     assert.match(readFileSync(path.join(logs, 'bench', 'throughput.svg'), 'utf8'), /^<svg /);
   } finally {

@@ -8,6 +8,45 @@ export interface Throughput {
   healthz: LoadResult | undefined;
 }
 
+/** One stream server measured the same way: the kit on each backend, and the bare Node baseline. */
+export interface StreamRow {
+  setup: string;
+  backend: 'file' | 'redis' | 'none';
+  target: number;
+  established: number;
+  failed: number;
+  memoryPerStreamKiB: number;
+  workers: number;
+  idle: FanoutLatency;
+  latency: FanoutLatency;
+}
+
+/** BENCH_WORKERS: throughput and idle fan-out latency per worker count. */
+export interface ScalingRow {
+  workers: number;
+  pageReqPerSec: number;
+  healthzReqPerSec: number;
+  latency: FanoutLatency;
+}
+
+/** The most streams the bench holds at once, then drains with a reload. */
+export interface ScaleRun {
+  target: number;
+  workers: number;
+  established: number;
+  failed: number;
+  openSeconds: number;
+  memoryPerStreamKiB: number;
+  /** The per-process open-file limit found on the workers. */
+  openFileLimit: number;
+  clientProcesses: number;
+  /** Open files of the PM2 daemon (the cluster primary) before and with every stream held: it must not hold one per connection. */
+  daemonFds: { before: number; held: number };
+  heartbeats: { open: number; withHeartbeat: number; periodMs: number };
+  delivered: { events: number; streamsAtLast: number; gaps: number };
+  reload: { seconds: number; publishedDuring: number; reconnected: number; streamsAtLast: number; gaps: number; resumeSeconds: number };
+}
+
 export interface BenchResults {
   when: string;
   quick: boolean;
@@ -18,6 +57,63 @@ export interface BenchResults {
   reload: { reloads: number; secondsEach: number[]; requests: number; failed: number };
   deploy: { seconds: number; requests: number; failed: number };
   sse: { target: number; established: number; failed: number; memoryPerStreamKiB: number; workers: number; idle: FanoutLatency; latency: FanoutLatency };
+  /** Absent from runs before the stream rows were added. */
+  streams?: StreamRow[];
+  scaling?: ScalingRow[];
+  scale?: ScaleRun;
+}
+
+const latencyCell = (l: FanoutLatency) => `${ms(l.p50)} / ${ms(l.p99)}`;
+const otherCell = (l: FanoutLatency) => `${ms(l.otherWorkerP50)} / ${ms(l.otherWorkerP99)}`;
+
+function streamsSection(results: BenchResults): string {
+  const rows = results.streams ?? [];
+  if (rows.length === 0) return '';
+  const bare = rows.find((row) => row.backend === 'none');
+  const ratio = (row: StreamRow) => (bare && bare !== row && bare.latency.p99 > 0 ? `${(row.latency.p99 / bare.latency.p99).toFixed(2)}×` : '–');
+  const table = rows.map((row) =>
+    [row.setup, `${row.established} of ${row.target}`, `${row.memoryPerStreamKiB} KiB`, latencyCell(row.idle), otherCell(row.idle), latencyCell(row.latency), otherCell(row.latency), ratio(row)].join(' | '),
+  );
+  const first = rows[0]!;
+  return `
+### Servers side by side
+
+${first.idle.streams} measuring streams get ${first.idle.events} events at 10/s, published over HTTP through any worker; "held" adds ${first.target} idle streams that receive every event too. The bare Node server is ${first.workers} processes (node:cluster), no event log: the limit on this machine.
+
+| server | held | memory per stream | idle p50 / p99 | idle, other worker | held p50 / p99 | held, other worker | held p99 vs bare |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${table.map((row) => `| ${row} |`).join('\n')}
+`;
+}
+
+function scalingSection(results: BenchResults): string {
+  const rows = results.scaling ?? [];
+  if (rows.length === 0) return '';
+  return `
+## Scaling (BENCH_WORKERS=${rows.map((row) => row.workers).join(',')})
+
+| workers | page req/s | /healthz req/s | fan-out p50 / p99 (${rows[0]!.latency.streams} streams) |
+| ---: | ---: | ---: | ---: |
+${rows.map((row) => `| ${row.workers} | ${row.pageReqPerSec} | ${row.healthzReqPerSec} | ${latencyCell(row.latency)} |`).join('\n')}
+`;
+}
+
+function scaleSection(results: BenchResults): string {
+  const scale = results.scale;
+  if (!scale) return '';
+  return `
+### ${scale.target} streams
+
+| | |
+| --- | --- |
+| streams held over ${scale.workers} workers (file backend), from ${scale.clientProcesses} client processes on as many loopback addresses | ${scale.established} of ${scale.target} (${scale.failed} failed), opened in ${scale.openSeconds} s |
+| per-process open-file limit found | ${scale.openFileLimit} |
+| server memory per idle stream | ${scale.memoryPerStreamKiB} KiB |
+| PM2 daemon's open files, before → with every stream held | ${scale.daemonFds.before} → ${scale.daemonFds.held} |
+| streams that got a heartbeat within two periods (${scale.heartbeats.periodMs / 1000} s each) | ${scale.heartbeats.withHeartbeat} of ${scale.heartbeats.open} open |
+| ${scale.delivered.events} events published: streams at the last one | ${scale.delivered.streamsAtLast}, ${scale.delivered.gaps} gaps |
+| \`pm2 reload\` with every stream open, ${scale.reload.publishedDuring} events published during it | ${scale.reload.seconds} s; ${scale.reload.reconnected} streams drained and back with Last-Event-ID; ${scale.reload.streamsAtLast} at the last event ${scale.reload.resumeSeconds} s after, ${scale.reload.gaps} gaps |
+`;
 }
 
 const ms = (value: number) => (Number.isFinite(value) ? `${value} ms` : '–');
@@ -69,7 +165,7 @@ ${rows.map((row) => `| ${row} |`).join('\n')}
 | server memory per stream | ${results.sse.memoryPerStreamKiB} KiB |
 | publish → receipt, ${results.sse.idle.streams} streams, nothing else open | p50 ${ms(results.sse.idle.p50)}, p99 ${ms(results.sse.idle.p99)}; on another worker than the publisher's: p50 ${ms(results.sse.idle.otherWorkerP50)}, p99 ${ms(results.sse.idle.otherWorkerP99)} |
 | publish → receipt, ${results.sse.latency.streams} streams, with the ${results.sse.established} held ones receiving every event too | p50 ${ms(results.sse.latency.p50)}, p99 ${ms(results.sse.latency.p99)}; on another worker than the publisher's: p50 ${ms(results.sse.latency.otherWorkerP50)}, p99 ${ms(results.sse.latency.otherWorkerP99)} |
-`;
+${streamsSection(results)}${scaleSection(results)}${scalingSection(results)}`;
 }
 
 /** A bar chart of page and /healthz throughput per setup, as SVG. */

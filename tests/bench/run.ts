@@ -5,7 +5,7 @@
 // LOGS_DIR for the cluster, cleaned up by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,15 +15,44 @@ import { repoRoot, TestKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
 import { ensureFreshBuild } from '../setup/site-build.js';
 import { backgroundLoad, load, type LoadResult } from './load.js';
-import { markdown, throughputChart, type BenchResults, type Throughput } from './report.js';
-import { fanoutLatency, holdStreams, rssBytes } from './sse.js';
+import { startRedis } from '../helpers/redis.js';
+import { compareRuns } from './compare.js';
+import { markdown, throughputChart, type BenchResults, type ScaleRun, type ScalingRow, type StreamRow, type Throughput } from './report.js';
+import { fanoutLatency, holdStreams, openFileLimit, publishOver, settledRssBytes } from './sse.js';
 import { benchEventsToken } from './token.js';
 
+if (process.argv[2] === '--compare') {
+  const [a, b] = process.argv.slice(3);
+  if (!a || !b) throw new Error('usage: pnpm bench --compare A.json B.json');
+  console.log(compareRuns(JSON.parse(readFileSync(a, 'utf8')) as BenchResults, JSON.parse(readFileSync(b, 'utf8')) as BenchResults, a, b));
+  process.exit(0);
+}
+
 const quick = process.env.BENCH_QUICK === '1';
-const plan = quick
-  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1 }
-  : { seconds: 10, connections: 32, streams: 20_000, latencyStreams: 100, latencyEvents: 100, reloads: 3 };
 const cores = os.cpus().length;
+const plan = quick
+  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, scaleStreams: 600, scaleWorkers: 2 }
+  : {
+      seconds: 10,
+      connections: 32,
+      streams: 20_000,
+      latencyStreams: 100,
+      latencyEvents: 100,
+      reloads: 3,
+      // 40,000 streams need more than the 20,000 files one process may open: spread them over 10,000 per worker at most.
+      scaleStreams: Number(process.env.BENCH_SCALE_STREAMS ?? 40_000),
+      scaleWorkers: Math.max(cores, Math.ceil(Number(process.env.BENCH_SCALE_STREAMS ?? 40_000) / 10_000)),
+    };
+/** BENCH_WORKERS=1,2,4,…: the worker counts of the scaling table (default: powers of two up to the cores, and the cores). */
+const workerCounts = (process.env.BENCH_WORKERS ?? '')
+  .split(',')
+  .map((text) => Number(text.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0);
+if (workerCounts.length === 0) for (let n = 1; n < cores; n *= 2) workerCounts.push(n);
+if (process.env.BENCH_WORKERS === undefined || workerCounts.length === 0) workerCounts.push(cores);
+const heartbeatMs = quick ? 1000 : 5000;
+/** How long memory is sampled before and after streams open (see settledRssBytes). */
+const settleSeconds = quick ? 1 : 10;
 const page = '/guides?q=reload';
 const outDir = path.join(readSettings().logsDir, 'bench');
 const siteDir = path.join(repoRoot, '.astro-cluster', 'current');
@@ -41,9 +70,7 @@ async function main(): Promise<BenchResults> {
   step('the kit\'s server, one process, no PM2');
   throughput.push(await single('kit server, 1 process', [path.join(repoRoot, 'packages', 'kit', 'dist', 'web', 'main.js')], true));
 
-  // The held streams all come from this one process, on one address: the per-client cap (there to stop a
-  // flood from one client) would refuse all but the first few dozen.
-  const kit = await TestKit.create({ instances: cores, env: { WEB_MAX_MEMORY: '4G', DRAIN_TIMEOUT_MS: '5000', MAX_STREAMS_PER_CLIENT: String(plan.streams + 1000) } });
+  const kit = await TestKit.create({ instances: cores, env: streamEnv(plan.streams) });
   try {
     step(`cold start: bin/start-pm2 with ${cores} workers, from no PM2 daemon`);
     const began = Date.now();
@@ -52,21 +79,30 @@ async function main(): Promise<BenchResults> {
     const coldStart = { workers: cores, seconds: round((Date.now() - began) / 1000) };
 
     const pids = async () => [(kit.daemonPid() ?? 0), ...(await kit.workers()).map((w) => w.pid)];
-    step('PM2 cluster, 1 worker');
-    assertOk(await kit.run('start-pm2', ['--no-agents'], { WEB_INSTANCES: '1' }));
-    await kit.onlineWorkers(1);
-    throughput.push(await measure('PM2 cluster, 1 worker', 1, kit.url, await pids(), true));
-    step(`PM2 cluster, ${cores} workers`);
+    const scaling: ScalingRow[] = [];
+    for (const workers of [...new Set(workerCounts)].sort((a, b) => a - b)) {
+      step(`PM2 cluster, ${workers} worker${workers === 1 ? '' : 's'}`);
+      assertOk(await kit.run('start-pm2', ['--no-agents'], { WEB_INSTANCES: String(workers) }));
+      await kit.onlineWorkers(workers);
+      const row = await measure(`PM2 cluster, ${workers} worker${workers === 1 ? '' : 's'}`, workers, kit.url, await pids(), true);
+      throughput.push(row);
+      step(`  fan-out latency on ${workers} worker(s): ${plan.latencyEvents} events to ${plan.latencyStreams} streams`);
+      const latency = await fanoutLatency(kit.url, benchEventsToken(kit.logsDir), `bench-scaling-${workers}`, plan.latencyStreams, plan.latencyEvents, quick ? 20 : 10);
+      scaling.push({ workers, pageReqPerSec: row.page.reqPerSec, healthzReqPerSec: row.healthz?.reqPerSec ?? 0, latency });
+    }
     assertOk(await kit.run('start-pm2', ['--no-agents']));
     await kit.onlineWorkers(cores);
-    throughput.push(await measure(`PM2 cluster, ${cores} workers`, cores, kit.url, await pids(), true));
 
     step(`${plan.reloads} pm2 reload(s) under keep-alive load`);
     const reload = await reloadsUnderLoad(kit);
     step('bin/deploy under keep-alive load');
     const deploy = await deployUnderLoad(kit);
-    step(`event streams: holding ${plan.streams} across ${cores} workers`);
-    const sse = await streams(kit);
+    step(`event streams, file backend: ${plan.streams} held across ${cores} workers`);
+    const fileRow = await streamRow('kit, file backend', kit.url, benchEventsToken(kit.logsDir), (await kit.onlineWorkers(cores)).map((w) => w.pid), 'file');
+    await kit.cleanup();
+    const streams = [fileRow, await redisRow(), await bareRow()];
+    step(`scale: ${plan.scaleStreams} streams over ${plan.scaleWorkers} workers, heartbeats, and a reload that drains them all`);
+    const scale = await scaleRun();
 
     return {
       when: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -77,7 +113,10 @@ async function main(): Promise<BenchResults> {
       coldStart,
       reload,
       deploy,
-      sse,
+      sse: { ...fileRow, target: fileRow.target, workers: fileRow.workers },
+      streams,
+      scaling,
+      scale,
     };
   } finally {
     await kit.cleanup();
@@ -141,30 +180,170 @@ async function underLoad(action: () => Promise<void>, base: string) {
   return background.stop();
 }
 
-async function streams(kit: TestKit): Promise<BenchResults['sse']> {
-  const token = benchEventsToken(kit.logsDir);
-  const workerPids = (await kit.onlineWorkers(cores)).map((w) => w.pid);
+/** Idle fan-out latency, then `plan.streams` held streams (memory each), then fan-out latency with all of them receiving every event. */
+async function streamRow(setup: string, base: string, token: string, workerPids: number[], backend: StreamRow['backend']): Promise<StreamRow> {
   const rate = quick ? 20 : 10;
-  step(`fan-out latency with no other stream open: ${plan.latencyEvents} events to ${plan.latencyStreams} streams`);
-  const idle = await fanoutLatency(kit, token, 'bench-idle', plan.latencyStreams, plan.latencyEvents, rate);
-
-  step(`event streams: holding ${plan.streams} across ${cores} workers`);
-  const before = rssBytes(workerPids);
+  step(`  ${setup}: fan-out latency with no other stream open: ${plan.latencyEvents} events to ${plan.latencyStreams} streams`);
+  const idle = await fanoutLatency(base, token, 'bench-idle', plan.latencyStreams, plan.latencyEvents, rate);
+  console.log(`  p50 ${idle.p50} ms, p99 ${idle.p99} ms`);
+  const before = await settledRssBytes(workerPids, settleSeconds);
   let shown = 0;
-  const held = await holdStreams(`${kit.url}/api/events/bench-held`, plan.streams, 5000, (established) => {
+  const held = await holdStreams(`${base}/api/events/bench-held`, plan.streams, 5000, (established) => {
     if (established - shown >= Math.max(100, plan.streams / 10)) {
       shown = established;
       console.log(`  … ${established} streams established`);
     }
   });
   try {
-    const memoryPerStreamKiB = held.established > 0 ? round((rssBytes(workerPids) - before) / held.established / 1024) : 0;
+    const memoryPerStreamKiB = held.established > 0 ? round(((await settledRssBytes(workerPids, settleSeconds)) - before) / held.established / 1024) : 0;
     console.log(`  ${held.established} established, ${held.failed} failed, ${memoryPerStreamKiB} KiB each`);
-    step(`fan-out latency with them held: ${plan.latencyEvents} events to ${plan.latencyStreams} more streams, and to every held one`);
-    const loaded = await fanoutLatency(kit, token, 'bench-held', plan.latencyStreams, plan.latencyEvents, rate);
-    return { target: plan.streams, established: held.established, failed: held.failed, memoryPerStreamKiB, workers: cores, idle, latency: loaded };
+    step(`  ${setup}: fan-out latency with them held: ${plan.latencyEvents} events to ${plan.latencyStreams} more streams, and to every held one`);
+    const latency = await fanoutLatency(base, token, 'bench-held', plan.latencyStreams, plan.latencyEvents, rate);
+    console.log(`  p50 ${latency.p50} ms, p99 ${latency.p99} ms`);
+    return { setup, backend, target: plan.streams, established: held.established, failed: held.failed, memoryPerStreamKiB, workers: workerPids.length, idle, latency };
   } finally {
     held.close();
+  }
+}
+
+async function redisRow(): Promise<StreamRow> {
+  step(`event streams, Redis backend: ${plan.streams} held across ${cores} workers`);
+  const redis = await startRedis();
+  const kit = await TestKit.create({ instances: cores, env: { ...streamEnv(plan.streams), EVENTS_BACKEND: 'redis', REDIS_URL: redis.url } });
+  try {
+    assertOk(await kit.run('start-pm2', ['--no-agents']));
+    return await streamRow('kit, Redis backend', kit.url, benchEventsToken(kit.logsDir), (await kit.onlineWorkers(cores)).map((w) => w.pid), 'redis');
+  } finally {
+    await kit.cleanup();
+    await redis.stop();
+  }
+}
+
+async function bareRow(): Promise<StreamRow> {
+  step(`event streams, bare Node SSE server (${cores} processes, no event log): ${plan.streams} held`);
+  const bare = await startBare(cores);
+  try {
+    return await streamRow('bare Node SSE server', bare.url, 'none', bare.workerPids, 'none');
+  } finally {
+    await stop(bare.child);
+  }
+}
+
+/** tests/bench/bare-sse-server.ts on a free port with `workers` processes; resolves once all listen. */
+async function startBare(workers: number): Promise<{ url: string; child: ChildProcess; workerPids: number[] }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(path.dirname(new URL(import.meta.url).pathname), 'bare-sse-server.ts')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', WORKERS: String(workers), SSE_HEARTBEAT_MS: String(heartbeatMs) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await waitFor('the bare SSE server to listen', () => out.includes('ready'), { timeoutMs: 60_000 });
+  const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  return { url: `http://127.0.0.1:${port}`, child, workerPids: children };
+}
+
+/** The env of a kit that holds `streams` streams from this one machine. */
+function streamEnv(streams: number): Record<string, string> {
+  // The held streams come from a few loopback addresses: the per-client cap (there to stop a flood from one
+  // client) would refuse all but the first few dozen.
+  return { WEB_MAX_MEMORY: '4G', DRAIN_TIMEOUT_MS: '5000', MAX_STREAMS_PER_CLIENT: String(streams + 1000), SSE_HEARTBEAT_MS: String(heartbeatMs) };
+}
+
+/**
+ * `plan.scaleStreams` streams over `plan.scaleWorkers` workers (file
+ * backend): every one established, every one heartbeating, every one getting
+ * events; then a pm2 reload drains them all, and every one comes back with
+ * its Last-Event-ID and misses nothing published meanwhile.
+ */
+async function scaleRun(): Promise<ScaleRun> {
+  const workers = plan.scaleWorkers;
+  const kit = await TestKit.create({ instances: workers, env: { ...streamEnv(plan.scaleStreams), DRAIN_TIMEOUT_MS: '15000' } });
+  let held: Awaited<ReturnType<typeof holdStreams>> | undefined;
+  try {
+    assertOk(await kit.run('start-pm2', ['--no-agents']));
+    const token = benchEventsToken(kit.logsDir);
+    const online = await kit.onlineWorkers(workers);
+    const workerPids = online.map((w) => w.pid);
+    const fileLimit = Math.min(...workerPids.map((pid) => openFileLimit(pid) ?? Number.POSITIVE_INFINITY));
+    const daemonFds = () => fdCount(kit.daemonPid() ?? 0);
+    const daemonBefore = daemonFds();
+    await publishOver(kit.url, token, 'bench-scale', { n: 0 }); // The topic exists: resumed ids are checked from here.
+    const before = await settledRssBytes(workerPids, settleSeconds);
+    const began = Date.now();
+    let shown = 0;
+    held = await holdStreams(`${kit.url}/api/events/bench-scale`, plan.scaleStreams, 5000, (established) => {
+      if (established - shown >= plan.scaleStreams / 8) {
+        shown = established;
+        console.log(`  … ${established} streams established`);
+      }
+    }, { reconnect: true });
+    const openSeconds = round((Date.now() - began) / 1000);
+    const memoryPerStreamKiB = held.established > 0 ? round(((await settledRssBytes(workerPids, settleSeconds)) - before) / held.established / 1024) : 0;
+    const daemonFdsHeld = daemonFds();
+    console.log(`  ${held.established} established in ${openSeconds} s, ${held.failed} failed, ${memoryPerStreamKiB} KiB each; PM2 daemon fds ${daemonBefore} → ${daemonFdsHeld}`);
+    await held.report(); // Counting starts now.
+    // Two heartbeat periods: each stream must have had at least one.
+    await new Promise((resolve) => setTimeout(resolve, heartbeatMs * 2 + 500));
+    const heartbeats = await held.report();
+    console.log(`  ${heartbeats.withHeartbeat} of ${heartbeats.open} open streams got a heartbeat within ${(heartbeatMs * 2) / 1000} s`);
+
+    const events = quick ? 3 : 10;
+    let last = '0';
+    for (let n = 1; n <= events; n++) last = (await publishOver(kit.url, token, 'bench-scale', { n })).id;
+    const everyone = held.established;
+    await waitFor('every held stream at the last event', async () => (await held!.report(Number(last))).atId === everyone, { timeoutMs: 120_000, intervalMs: 1000 }).catch(() => undefined);
+    const delivered = await held.report(Number(last));
+
+    step(`  pm2 reload with ${everyone} streams open, publishing meanwhile`);
+    const reloadBegan = Date.now();
+    const previous = new Set(workerPids);
+    const reloading = kit.pm2(['reload', path.join(repoRoot, 'ecosystem.config.js')]);
+    let publishedDuring = 0;
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) {
+        last = (await publishOver(kit.url, token, 'bench-scale', { during: ++publishedDuring }).catch(() => ({ id: last }))).id;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    assertOk(await reloading);
+    await kit.onlineWorkers(workers, previous);
+    publishing = false;
+    await publisher;
+    const reloadSeconds = round((Date.now() - reloadBegan) / 1000);
+    last = (await publishOver(kit.url, token, 'bench-scale', { after: true })).id;
+    const resumeBegan = Date.now();
+    await waitFor('every stream back, at the last event', async () => (await held!.report(Number(last))).atId === everyone, { timeoutMs: 180_000, intervalMs: 1000 }).catch(() => undefined);
+    const resumeSeconds = round((Date.now() - resumeBegan) / 1000);
+    const after = await held.report(Number(last));
+    console.log(`  reload ${reloadSeconds} s; ${after.atId} of ${everyone} streams at the last event ${resumeSeconds} s later, ${after.reconnected} reconnected, ${after.gaps} gaps`);
+    return {
+      target: plan.scaleStreams,
+      workers,
+      established: held.established,
+      failed: held.failed,
+      openSeconds,
+      memoryPerStreamKiB,
+      openFileLimit: Number.isFinite(fileLimit) ? fileLimit : -1,
+      clientProcesses: Math.ceil(plan.scaleStreams / 5000),
+      daemonFds: { before: daemonBefore, held: daemonFdsHeld },
+      heartbeats: { open: heartbeats.open, withHeartbeat: heartbeats.withHeartbeat, periodMs: heartbeatMs },
+      delivered: { events, streamsAtLast: delivered.atId, gaps: delivered.gaps },
+      reload: { seconds: reloadSeconds, publishedDuring, reconnected: after.reconnected, streamsAtLast: after.atId, gaps: after.gaps, resumeSeconds },
+    };
+  } finally {
+    held?.close();
+    await kit.cleanup();
+  }
+}
+
+/** Open file descriptors of a process (0 when it is gone). */
+function fdCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
   }
 }
 

@@ -1,31 +1,59 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { errors, writeFileAtomic } from '../core/index.cjs';
 import { FanoutLog } from './fanout-log.js';
 import { assertStorable } from './json-depth.js';
-import { assertTopic } from './topics.js';
+import { assertTopic, isTopic } from './topics.js';
 import type { ReadResult, Retention, StoredEvent } from './types.js';
+import { WakeBus } from './wake.js';
+
+export interface FileEventLogOptions {
+  /**
+   * How often each followed topic is read whatever happens (ms): a safety
+   * net for a publisher that died between its append and its wake-up call,
+   * never what delivers an event otherwise (see WakeBus). Default 30 s.
+   */
+  safetyMs?: number;
+}
 
 /**
  * The embedded event log: one folder per topic under LOGS_DIR/run/events,
  * holding append-only segment files of one JSON line per event, named after
  * their first id. Publishers in any process take the topic's lock, append
- * one line with the next id, and let go; subscribers tail the files, woken
- * by fs.watch (and a once-a-second look, in case a notification is missed).
+ * one line with the next id, let go, and wake the readers of this host over
+ * their Unix sockets (WakeBus); readers then read their files to the end.
  */
 export class FileEventLog extends FanoutLog {
   readonly backend = 'file' as const;
   /** Events per segment: retention drops whole segments, so keep them a fraction of it. */
   readonly #segmentEvents: number;
+  readonly #safetyMs: number;
+  /** Each followed topic's reader, woken by name. */
+  readonly #readers = new Map<string, (detail: string | undefined) => void>();
+  readonly #wake: WakeBus;
+  /** Reads that found events although no wake-up came: a publisher died between its append and its call (see safetyMs). */
+  #lateReads = 0;
 
   constructor(
     private readonly root: string,
     private readonly retention: Retention,
+    options: FileEventLogOptions = {},
   ) {
     super();
     this.#segmentEvents = Math.max(50, Math.min(10_000, Math.round(retention.count / 10)));
+    this.#safetyMs = options.safetyMs ?? 30_000;
+    this.#wake = new WakeBus(root, (topic, detail) => this.#readers.get(topic)?.(detail));
+  }
+
+  /** How many reads the safety timer made that found events: 0 unless a publisher died mid-publish. */
+  get lateReads(): number {
+    return this.#lateReads;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.#wake.close();
   }
 
   protected compare(a: string, b: string): number {
@@ -37,6 +65,8 @@ export class FileEventLog extends FanoutLog {
     assertStorable(data);
     const dir = path.join(this.root, topic);
     const release = await lockTopic(dir, true);
+    let event: StoredEvent;
+    let line: string;
     try {
       const state = await readState(dir);
       let newest = (await listSegments(dir)).at(-1);
@@ -53,19 +83,23 @@ export class FileEventLog extends FanoutLog {
       }
       const id = Math.max(tail.lastId, state.high) + 1;
       const file = !newest || id - newest.first >= this.#segmentEvents ? segmentName(id) : newest.file;
-      const event: StoredEvent = { id: String(id), topic, at: new Date().toISOString(), data };
+      event = { id: String(id), topic, at: new Date().toISOString(), data };
       // A line cut short (a crash, a full disk) is ended first, so this one is not glued to it and lost.
       const torn = file === newest?.file && !tail.ended;
       // One write of one whole line: readers either see all of it or none.
-      await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${JSON.stringify({ id, at: event.at, data })}\n`);
+      line = JSON.stringify({ id, at: event.at, data });
+      await appendFile(path.join(dir, file), `${torn ? '\n' : ''}${line}\n`);
       // After the append: a crash in between leaves the mark behind the log (harmless), never ahead of it (a false alarm).
       state.high = id;
       await writeState(dir, state);
       if (file !== newest?.file) await this.#dropOldSegments(dir, id);
-      return event;
     } finally {
       await release().catch(() => undefined);
     }
+    // After the append, never before: a reader that registers later starts past this event (see WakeBus).
+    // The line rides along: a reader that has every event before it takes it as is, without reading the file.
+    await this.#wake.notify(topic, `${event.id} ${line}`);
+    return event;
   }
 
   async read(topic: string, after: string): Promise<ReadResult> {
@@ -116,6 +150,7 @@ export class FileEventLog extends FanoutLog {
     let removed = 0;
     const topics = await readdir(this.root).catch(() => [] as string[]);
     for (const topic of topics) {
+      if (!isTopic(topic)) continue; // .wake, and anything else that is not a topic's folder
       const dir = path.join(this.root, topic);
       const newest = (await listSegments(dir)).at(-1);
       if (await this.#idle(dir)) {
@@ -160,18 +195,22 @@ export class FileEventLog extends FanoutLog {
     }
   }
 
-  /** Tails a topic's segments from their current end, pushing complete new lines. */
+  /**
+   * Tails a topic's segments from their current end, pushing complete new
+   * lines. The topic's folder need not exist yet: nothing is watched on
+   * disk, publishers wake us by name.
+   */
   protected async watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void> {
-    // No folder is made for a topic nobody published to (any GET could), so the watch starts once its first event does.
     const dir = path.join(this.root, topic);
-    const segments = await listSegments(dir);
-    const newest = segments.at(-1);
-    let position = newest ? { file: newest.file, offset: (await stat(path.join(dir, newest.file))).size } : undefined;
+    let position: { file: string; offset: number } | undefined;
     let reading = false;
     let again = false;
     let stopped = false;
+    /** The id of the last event pushed; `position` may lag behind it after lines taken from wake-ups (then reads skip up to it). */
+    let lastPushed: number | undefined;
 
-    const poke = async () => {
+    /** Reads to the end of the newest segment; a wake-up during a read makes it read once more. */
+    const poke = async (late = false) => {
       if (reading) return void (again = true);
       reading = true;
       try {
@@ -185,38 +224,53 @@ export class FileEventLog extends FanoutLog {
             const segment = current[i]!;
             const offset = position?.file === segment.file ? position.offset : 0;
             const { lines, consumed } = await readCompleteLines(path.join(dir, segment.file), offset);
-            found.push(...parseLines(topic, lines));
+            for (const event of parseLines(topic, lines)) if (lastPushed === undefined || Number(event.id) > lastPushed) found.push(event);
             position = { file: segment.file, offset: offset + consumed };
           }
+          if (found.length > 0) lastPushed = Number(found.at(-1)!.id);
+          if (found.length > 0 && late) this.#lateReads++;
           if (found.length > 0 && !stopped) push(found);
         } while (again && !stopped);
+      } catch {
+        // The folder went (pruned) mid-read: the next wake-up reads again.
       } finally {
         reading = false;
       }
     };
-
-    let watcher: FSWatcher | undefined;
-    const startWatching = () => {
-      try {
-        watcher = watch(dir, () => void poke());
-        watcher.on('error', () => {
-          watcher?.close();
-          watcher = undefined;
-        });
-      } catch {
-        watcher = undefined; // The folder is gone (pruned): the timer looks again.
+    const wake = (detail: string | undefined) => {
+      // The next event, exactly: pushed as the publisher appended it. Anything else (a gap, a read under way, no line): read the file.
+      const space = detail?.indexOf(' ') ?? -1;
+      if (detail && space > 0 && !reading && lastPushed !== undefined && Number(detail.slice(0, space)) === lastPushed + 1) {
+        const [event] = parseLines(topic, detail.slice(space + 1));
+        if (event && Number(event.id) === lastPushed + 1) {
+          lastPushed += 1;
+          if (!stopped) push([event]);
+          return;
+        }
       }
-    };
-    startWatching();
-    const timer = setInterval(() => {
-      if (!watcher) startWatching();
       void poke();
-    }, 1000);
+    };
+    // Interest first, starting point second: a publish either wakes us or is before where we start (see WakeBus).
+    await this.#wake.listen();
+    this.#readers.set(topic, wake);
+    this.#wake.keepAlive(true);
+    try {
+      const newest = (await listSegments(dir)).at(-1);
+      position = newest ? { file: newest.file, offset: (await stat(path.join(dir, newest.file))).size } : undefined;
+      // Never above the id at `position` (a later event read from the file is still pushed); undefined: the first comes from the file.
+      if (newest) lastPushed = (await topicTail(dir, newest)).lastId;
+    } catch (error) {
+      if (this.#readers.get(topic) === wake) this.#readers.delete(topic);
+      if (this.#readers.size === 0) this.#wake.keepAlive(false);
+      throw error;
+    }
+    const timer = setInterval(() => void poke(true), this.#safetyMs);
     timer.unref();
     return () => {
       stopped = true;
       clearInterval(timer);
-      watcher?.close();
+      if (this.#readers.get(topic) === wake) this.#readers.delete(topic);
+      if (this.#readers.size === 0) this.#wake.keepAlive(false);
     };
   }
 }

@@ -1,5 +1,6 @@
 export { audit, auditTopic, type AuditEntry } from './audit.js';
-export { FileEventLog } from './file-log.js';
+export { FileEventLog, type FileEventLogOptions } from './file-log.js';
+export { onHeartbeat } from './heartbeat.js';
 export { hasBearer, json, readJsonBody, type BodyResult } from './http.js';
 export { eventsToken, openEventLog } from './open.js';
 export { compareIds, RedisEventLog } from './redis-log.js';

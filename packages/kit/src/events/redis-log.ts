@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { FanoutLog } from './fanout-log.js';
 import { assertStorable } from './json-depth.js';
@@ -8,7 +9,9 @@ import type { ReadResult, Retention, StoredEvent } from './types.js';
  * The event log on Redis Streams, for a kit spread over several hosts: one
  * stream per topic (XADD with approximate MAXLEN and MINID trimming), ids
  * from Redis (`<ms>-<seq>`), and one blocking XREAD per process over every
- * topic it follows.
+ * topic it follows, plus a private wake-up stream of its own: a topic
+ * followed while the XREAD blocks is announced there, so it is read at once
+ * rather than at the next round.
  */
 export class RedisEventLog extends FanoutLog {
   readonly backend = 'redis' as const;
@@ -19,11 +22,16 @@ export class RedisEventLog extends FanoutLog {
   readonly #followed = new Map<string, { last: string; push: (events: StoredEvent[]) => void }>();
   #readerRunning = false;
   #closed = false;
+  /** This process's wake-up stream, and the last id read from it. */
+  readonly #wakeKey: string;
+  #wakeLast = '0-0';
 
   constructor(
     url: string,
     private readonly retention: Retention,
     private readonly prefix = 'kit:',
+    /** How long one XREAD blocks (ms): a round ends on new events or a wake-up anyway, so this only bounds idle rounds. */
+    private readonly blockMs = 10_000,
   ) {
     super();
     this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
@@ -31,6 +39,7 @@ export class RedisEventLog extends FanoutLog {
     // Errors surface on the commands that fail; without a listener ioredis would print each reconnect attempt.
     this.#redis.on('error', () => undefined);
     this.#reader.on('error', () => undefined);
+    this.#wakeKey = `${prefix}wake:${randomBytes(8).toString('hex')}`;
   }
 
   protected compare(a: string, b: string): number {
@@ -137,6 +146,11 @@ export class RedisEventLog extends FanoutLog {
     const last = (await this.#info(this.#key(topic)))?.last ?? '0-0';
     const entry = { last, push };
     this.#followed.set(topic, entry);
+    if (this.#readerRunning) {
+      // An XREAD may be blocking without this topic: an entry on the wake-up stream, whose last id that XREAD
+      // holds, ends it whether it reached Redis before or after this. Expires once nobody follows anything new for a while.
+      await this.#redis.multi().xadd(this.#wakeKey, 'MAXLEN', '1', '*', 'topic', topic).pexpire(this.#wakeKey, 3_600_000).exec();
+    }
     void this.#readLoop();
     return () => {
       // Only its own: a newer watch of the same topic may have taken the place meanwhile.
@@ -144,7 +158,7 @@ export class RedisEventLog extends FanoutLog {
     };
   }
 
-  /** One XREAD for every followed topic at once, from each one's last id; new topics join at the next round (≤ 1 s). */
+  /** One XREAD for every followed topic at once, from each one's last id, and the wake-up stream from its own. */
   async #readLoop(): Promise<void> {
     if (this.#readerRunning) return;
     this.#readerRunning = true;
@@ -157,10 +171,12 @@ export class RedisEventLog extends FanoutLog {
             'COUNT',
             1000,
             'BLOCK',
-            1000,
+            this.blockMs,
             'STREAMS',
             ...topics.map((topic) => this.#key(topic)),
+            this.#wakeKey,
             ...topics.map((topic) => this.#followed.get(topic)!.last),
+            this.#wakeLast,
           )) as [string, [string, string[]][]][] | null;
         } catch {
           if (this.#closed) return;
@@ -168,6 +184,10 @@ export class RedisEventLog extends FanoutLog {
           continue;
         }
         for (const [key, entries] of reply ?? []) {
+          if (key === this.#wakeKey) {
+            if (entries.length > 0) this.#wakeLast = entries.at(-1)![0];
+            continue;
+          }
           const topic = key.slice(`${this.prefix}events:`.length);
           const follower = this.#followed.get(topic);
           if (!follower || entries.length === 0) continue;
@@ -185,6 +205,13 @@ export class RedisEventLog extends FanoutLog {
 
 /** Orders Redis stream ids (`<ms>-<seq>`; a bare `<ms>` counts as `<ms>-0`). */
 export function compareIds(a: string, b: string): number {
+  if (a === b) return 0;
+  // Called per stream per event: plain numbers while they are exact (any real ms, any real seq), BigInt past that.
+  if (a.length < 30 && b.length < 30) {
+    const [aMs = '0', aSeq = '0'] = a.split('-');
+    const [bMs = '0', bSeq = '0'] = b.split('-');
+    if (aMs.length < 16 && bMs.length < 16 && aSeq.length < 16 && bSeq.length < 16) return Math.sign(Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq));
+  }
   const [aMs = '0', aSeq = '0'] = a.split('-');
   const [bMs = '0', bSeq = '0'] = b.split('-');
   const ms = BigInt(aMs) - BigInt(bMs);

@@ -11,6 +11,8 @@ import type { ServerResponse } from 'node:http';
 export interface ResponseFlow {
   /** Resolves at once while the response can take more; otherwise once it drained, or closed. */
   ready(): Promise<void>;
+  /** The node response itself: an event stream writes its events to it directly (see events/sse.ts). */
+  readonly response: ServerResponse;
 }
 
 // On globalThis: the site's bundle may hold its own copy of the kit's modules (see context.ts).
@@ -34,6 +36,7 @@ export function currentResponseFlow(): ResponseFlow | undefined {
 
 function flowOf(res: ServerResponse): ResponseFlow {
   return {
+    response: res,
     ready() {
       if (!res.writableNeedDrain || res.destroyed || res.writableEnded) return Promise.resolve();
       return new Promise((resolve) => {
