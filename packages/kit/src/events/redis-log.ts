@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { FanoutLog } from './fanout-log.js';
+import { entryToEvent, eventsKey } from './redis-entries.js';
 import { assertStorable } from './json-depth.js';
 import { assertTopic } from './topics.js';
 import type { ReadResult, Retention, StoredEvent } from './types.js';
@@ -47,7 +48,7 @@ export class RedisEventLog extends FanoutLog {
   }
 
   #key(topic: string): string {
-    return `${this.prefix}events:${topic}`;
+    return eventsKey(topic, this.prefix);
   }
 
   async publish(topic: string, data: unknown): Promise<StoredEvent> {
@@ -221,13 +222,5 @@ export function compareIds(a: string, b: string): number {
 }
 
 function toEvent(topic: string, [id, fields]: [string, string[]]): StoredEvent {
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
-  let data: unknown = null;
-  try {
-    data = JSON.parse(values.get('data') ?? 'null');
-  } catch {
-    data = values.get('data');
-  }
-  return { id, topic, at: values.get('at') ?? '', data };
+  return entryToEvent(topic, id, fields);
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { writeFileAtomic } from '../core/index.cjs';
+import { entryToEvent, eventsKey } from './redis-entries.js';
 import { taskQueueTopic } from './tasks.js';
 import type { EventLog, StoredEvent, Subscription } from './types.js';
 
@@ -153,7 +154,7 @@ class ConsumerGroupQueue implements TaskQueue {
   readonly #redis: Redis;
   /** XREADGROUP BLOCK holds its connection: it gets one of its own. */
   readonly #reader: Redis;
-  readonly #key = `kit:events:${taskQueueTopic}`;
+  readonly #key = eventsKey(taskQueueTopic);
   #ready = false;
   /** Where in its own pending list this consumer is: what its predecessor on this host left unfinished comes first. */
   #ownCursor: string | undefined = '0';
@@ -255,24 +256,11 @@ class ConsumerGroupQueue implements TaskQueue {
       await this.done(id);
       return undefined;
     }
-    return toEvent(id, fields);
+    return entryToEvent(taskQueueTopic, id, fields);
   }
 
   async #deliveries(id: string): Promise<number> {
     const [entry] = (await this.#redis.xpending(this.#key, this.options.group, id, id, 1)) as [string, string, number, number][];
     return entry?.[3] ?? 1;
   }
-}
-
-/** An entry of the stream as the event log stores it (fields `at` and `data`, JSON). */
-function toEvent(id: string, fields: string[]): StoredEvent {
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
-  let data: unknown = null;
-  try {
-    data = JSON.parse(values.get('data') ?? 'null');
-  } catch {
-    data = values.get('data');
-  }
-  return { id, topic: taskQueueTopic, at: values.get('at') ?? '', data };
 }
