@@ -118,6 +118,19 @@ test('stop-pm2 stops only the kit: another app in the same daemon keeps running'
   assert.match(again.stdout, /no web worker of the kit was running/);
 });
 
+test('a health path other than /healthz (HEALTH_PATH): start-pm2 and status ask it, and every worker answers there', { timeout: 120_000 }, async () => {
+  const env = { HEALTH_PATH: '/up' };
+  const result = await kit.run('start-pm2', ['--no-agents'], env);
+  assert.equal(result.code, 0, result.output);
+  const workers = new Set((await kit.onlineWorkers(2)).map((w) => w.pid));
+  const status = await kit.run('status', ['--json'], env);
+  const json = JSON.parse(status.stdout) as { web: { workers: { pid: number; build?: string }[] } };
+  assert.deepEqual(new Set(json.web.workers.filter((w) => w.build).map((w) => w.pid)), workers, `every worker answered /up: ${status.output}`);
+  assert.equal((await getJson<Health>(`${kit.url}/up`)).build, json.web.workers[0]!.build);
+  const stopped = await kit.run('stop-pm2', [], env);
+  assert.equal(stopped.code, 0, stopped.output);
+});
+
 test('a port taken by another program: start-pm2 fails fast, names the port and its owner, starts nothing', { timeout: 60_000 }, async () => {
   const squatter = net.createServer().listen(kit.port, '127.0.0.1');
   await new Promise((resolve) => squatter.once('listening', resolve));

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isAlive } from 'astro-cluster-kit/core';
 import { freePort } from './http.js';
-import { exec, kitProcesses, repoRoot, type CommandResult } from './kit.js';
+import { exec, kitProcesses, readCmdline, readLockOwner, repoRoot, type CommandResult, type LockOwner } from './kit.js';
 import { redisCommand, redisServerBinary } from './redis.js';
 import { waitFor } from './wait.js';
 
@@ -57,6 +57,16 @@ export class SimulatedHost {
 
   get pm2Home(): string {
     return this.env.PM2_HOME as string;
+  }
+
+  /** The pids of this host's processes whose command line names `script` (as the config names it, relative to the host's folder). */
+  processesRunning(script: string): number[] {
+    return kitProcesses(this.logsDir).filter((pid) => (readCmdline(pid) ?? '').split(' ').includes(script));
+  }
+
+  /** The owner record of an agent's lock on this host, if any. */
+  lockOwner(name: string): LockOwner | undefined {
+    return readLockOwner(this.logsDir, name);
   }
 
   /** Writes its astro-cluster.config.json. */

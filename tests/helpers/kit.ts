@@ -133,12 +133,8 @@ export class TestKit {
   }
 
   /** The owner record of an agent's lock, if any. */
-  lockOwner(name: string): { pid: number; startTicks: number | null; host: string; child?: { pid: number; startTicks: number | null } } | undefined {
-    try {
-      return JSON.parse(readFileSync(path.join(this.logsDir, 'run', 'kit-locks', `${name}.owner.json`), 'utf8'));
-    } catch {
-      return undefined;
-    }
+  lockOwner(name: string): LockOwner | undefined {
+    return readLockOwner(this.logsDir, name);
   }
 
   /** Stops what this kit started: its PM2 daemon (which stops its workers), then any agent, supervisor or worker left, by pid. */
@@ -156,6 +152,23 @@ export class TestKit {
       }
     }
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface LockOwner {
+  pid: number;
+  startTicks: number | null;
+  host: string;
+  /** The agent's command, which its lock holder (pid) started. */
+  child?: { pid: number; startTicks: number | null };
+}
+
+/** The owner record of an agent's lock under LOGS_DIR `logsDir`, if any. */
+export function readLockOwner(logsDir: string, name: string): LockOwner | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(logsDir, 'run', 'kit-locks', `${name}.owner.json`), 'utf8')) as LockOwner;
+  } catch {
+    return undefined;
   }
 }
 
@@ -187,7 +200,7 @@ export function kitProcesses(logsDir: string): number[] {
     });
 }
 
-function readCmdline(pid: number): string | undefined {
+export function readCmdline(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {

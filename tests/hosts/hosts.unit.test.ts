@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { KitError, readSettings } from 'astro-cluster-kit/core';
-import { hostList, nginxConfig, webHosts } from 'astro-cluster-kit/hosts';
+import { hostList, hostRefreshMs, nginxConfig, webHosts } from 'astro-cluster-kit/hosts';
 import { TrustedProxies } from 'astro-cluster-kit/server';
 
 /** A request as a worker sees it: the socket's address and the headers. */
@@ -69,6 +69,11 @@ test('roles, host name and trusted proxies: config, environment, defaults, mista
     assert.deepEqual(settingsOf(root, { TRUSTED_PROXIES: 'none' }).trustedProxies, []);
     assert.throws(() => settingsOf(root, { ASTRO_CLUSTER_ROLES: 'web,db' }), (error: KitError) => error.code === 'KIT_INVALID_SETTINGS' && /ASTRO_CLUSTER_ROLES/.test(error.message));
     assert.throws(() => settingsOf(root, { TRUSTED_PROXIES: '10.0.0.0/33' }), /TRUSTED_PROXIES/);
+    // A host record's time to live, rewritten every third of it.
+    assert.equal(settings.hostTtlS, 30);
+    assert.equal(hostRefreshMs(settings), 10_000);
+    assert.equal(hostRefreshMs(settingsOf(root, { HOST_TTL_S: '3' })), 1000);
+    assert.throws(() => settingsOf(root, { HOST_TTL_S: '2' }), /HOST_TTL_S/);
   });
   withConfig({ roles: ['agents'], hostName: 'b', web: { trustedProxies: ['10.0.0.5', '10.1.0.0/16'] } }, (root) => {
     const settings = settingsOf(root);

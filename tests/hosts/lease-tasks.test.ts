@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { isAlive, readSettings } from 'astro-cluster-kit/core';
-import { enqueueTask, openEventLog, taskTopic, type EventLog, type TaskEvent } from 'astro-cluster-kit/event-log';
+import { enqueueTask, openEventLog, type EventLog, type TaskEvent } from 'astro-cluster-kit/event-log';
 import { agentKits, agentScripts, agentState, status } from '../helpers/agents.js';
 import type { TestKit } from '../helpers/kit.js';
 import { redisCommand, startRedis, type RedisServer } from '../helpers/redis.js';
+import { allTasksEnded, assertRanOnce, taskHistory } from '../helpers/tasks.js';
 import { waitFor } from '../helpers/wait.js';
 import { withLogs } from './lease-logs.js';
 
@@ -38,8 +39,7 @@ after(async () => {
   await redis?.stop();
 });
 
-type Seen = Partial<TaskEvent> & { type?: string };
-const history = async (id: string): Promise<Seen[]> => (await logA.read(taskTopic(id), '0')).events.map((event) => event.data as Seen);
+const history = (id: string) => taskHistory(logA, id);
 
 test(`${count} tasks queued on either host each run exactly once, one of them across a SIGKILL of its runner's host`, { timeout: 180_000 }, () =>
   withLogs([a, b], 'task-runner', async () => {
@@ -69,26 +69,9 @@ test(`${count} tasks queued on either host each run exactly once, one of them ac
     assert.match(back.stdout, /task-runner on standby/);
 
     const began = Date.now();
-    await waitFor(`all ${count} tasks done`, async () => {
-      for (const id of ids) if (!(await history(id)).some((e) => e.type === 'done')) return undefined;
-      return true;
-    }, { timeoutMs: 150_000, intervalMs: 500 });
+    await allTasksEnded(logA, ids, 150_000);
     console.log(`# ${count} tasks done ${Date.now() - began} ms after the takeover`);
-
-    for (const id of ids) {
-      const events = await history(id);
-      const types = events.map((e) => e.type);
-      assert.equal(types.filter((t) => t === 'started').length, 1, `task ${id} started once: ${types.join(',')}`);
-      assert.equal(types.filter((t) => t === 'done').length, 1, `task ${id} done once`);
-      assert.ok(!types.includes('failed'), `task ${id} did not fail`);
-      // Each step exactly once, in order: the tokens make up the reply, and the percentages only grow.
-      const progress = events.filter((e): e is Extract<TaskEvent, { type: 'progress' }> => e.type === 'progress');
-      const done = events.find((e): e is Extract<TaskEvent, { type: 'done' }> => e.type === 'done')!;
-      assert.equal(progress.map((e) => e.token).join(''), done.reply, `task ${id}: every token once`);
-      assert.equal(progress.length, done.words);
-      progress.forEach((e, i) => i > 0 && assert.ok(e.percent >= progress[i - 1]!.percent));
-      if (id !== victim.id) assert.ok(!types.includes('reclaimed'), `task ${id} was not reclaimed`);
-    }
+    for (const id of ids) assertRanOnce(id, await history(id), id === victim.id);
 
     // The victim: claimed again from host a's consumer, by host b's runner, and reported on its stream and the audit topic.
     const victimEvents = await history(victim.id);

@@ -166,3 +166,30 @@ test('the heartbeat ran once per interval across both hosts, takeovers and an ou
     if (previous) assert.ok(beat.at - previous.at >= everyMs / 2, `heartbeats ${previous.pid}@${previous.at} and ${beat.pid}@${beat.at} within one interval`);
   }
 });
+
+test('an agents-only host stays listed on the others past its record\'s time to live (its supervisor refreshes it), runs no web cluster, and leaves the list on a clean stop', { timeout: 120_000 }, async () => {
+  const ttlS = 3;
+  const c = await kits({ EVENTS_BACKEND: 'redis', REDIS_URL: redis.url, LOCK_LEASE_MS: String(leaseMs), ASTRO_CLUSTER_HOST_NAME: 'host-c', ASTRO_CLUSTER_ROLES: 'agents', HOST_TTL_S: String(ttlS) });
+  const started = await c.run('start-pm2');
+  assert.equal(started.code, 0, started.output);
+  assert.match(started.stdout, /host host-c: agents only/);
+  const own = JSON.parse((await c.run('status', ['--json'])).stdout) as { web: { workers: unknown[] } };
+  assert.deepEqual(own.web.workers, [], 'no web worker on an agents-only host');
+  const listedAt = Date.now();
+
+  interface Listed { name: string; roles: string[]; by: string; updatedAt: string }
+  const hostC = async () => (JSON.parse((await a.run('status', ['--json'])).stdout) as { hosts: { list: Listed[] } }).hosts.list.find((host) => host.name === 'host-c');
+  // Rewritten by the supervisor after anything the commands wrote would have expired: it keeps the host listed.
+  const kept = await withLogs([c], 'supervisor', () => waitFor('the supervisor to keep host-c listed past its time to live', async () => {
+    const record = await hostC();
+    return record && record.by.startsWith('agents supervisor') && Date.parse(record.updatedAt) > listedAt + ttlS * 1000 ? record : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 500 }));
+  assert.deepEqual(kept.roles, ['agents']);
+  assert.match(await redisCommand(redis.port, 'TTL', 'kit:hosts:host-c'), new RegExp(`^:[1-${ttlS}]\\r\\n`));
+
+  const stopped = await c.run('stop-pm2');
+  assert.equal(stopped.code, 0, stopped.output);
+  // Removed by the supervisor as it stopped, not left to expire.
+  assert.equal(await redisCommand(redis.port, 'EXISTS', 'kit:hosts:host-c'), ':0\r\n');
+  assert.equal(await hostC(), undefined);
+});

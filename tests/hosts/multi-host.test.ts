@@ -5,22 +5,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
+import { isAlive, readSettings } from 'astro-cluster-kit/core';
+import { openEventLog } from 'astro-cluster-kit/event-log';
 import { freePort, request, type SimpleResponse } from '../helpers/http.js';
 import { hostsBase, SimulatedHost, startDurableRedis, type DurableRedis } from '../helpers/hosts.js';
 import { repoRoot } from '../helpers/kit.js';
 import { startNginx, type RunningNginx } from '../helpers/nginx.js';
+import { redisCommand } from '../helpers/redis.js';
 import { readBacklog, SseClient } from '../helpers/sse.js';
+import { allTasksEnded, assertRanOnce, taskHistory } from '../helpers/tasks.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Two hosts, simulated on this machine (each a copy of the repo with its own
 // LOGS_DIR, PM2_HOME and port, docs/multi-host.md), sharing one real
 // redis-server, behind one real nginx on loopback whose configuration the
 // kit wrote (astro-cluster proxy nginx). Host a runs the web cluster and the
-// agents, host b the web cluster only.
+// agents, host b the web cluster only, until the task test gives it the agents
+// role too (its task-runner on standby under the Redis lease).
 const token = 'multi-host-test-events-token';
 const operatorPassword = 'multi-host-test-operator';
 /** Streams per client per worker: above the 20 streams of the stream test, which all end up on host a. */
 const streamsPerClient = 24;
+/** The task test: a short lease and claim time, so that a killed runner's task is taken up within seconds. */
+const taskCount = 200;
+const leaseMs = 2000;
+const claimIdleMs = 3000;
+/** The task-runner's command, as the reference config names it. */
+const runnerScript = 'apps/agents/src/task-runner.ts';
 let base: string;
 let redis: DurableRedis;
 let a: SimulatedHost;
@@ -40,7 +51,7 @@ interface Health {
 before(async () => {
   base = hostsBase();
   redis = await startDurableRedis();
-  const secrets = { REDIS_URL: redis.url, EVENTS_TOKEN: token, OPERATOR_PASSWORD: operatorPassword };
+  const secrets = { REDIS_URL: redis.url, EVENTS_TOKEN: token, OPERATOR_PASSWORD: operatorPassword, LOCK_LEASE_MS: String(leaseMs), TASK_CLAIM_IDLE_MS: String(claimIdleMs), TASK_STEP_MS: '1' };
   a = await SimulatedHost.create('a', base, secrets);
   b = await SimulatedHost.create('b', base, secrets);
   proxyPort = await freePort();
@@ -275,11 +286,69 @@ test('a rolling deploy and a rollback across both hosts under keep-alive load th
   for (const host of [a, b]) assert.ok(!existsSync(path.join(host.logsDir, 'run', 'out-of-rotation.json')), `${host.name} is back in rotation`);
 });
 
-// [lease] 200 tasks posted through nginx each run exactly once across both hosts, one of them with its runner
-// SIGKILLed mid-task: needs the task-runner on Redis consumer groups (branch `lease`). To add here once merged:
-// give host b the agents role too, post 200 tasks through `${proxy}/api/tasks`, SIGKILL one task-runner while a task
-// runs, and check on each task's stream that it ran once.
-test.todo('200 tasks through nginx run exactly once across both hosts, a runner SIGKILLed mid-task (needs the lease branch)');
+test('200 tasks posted through nginx run exactly once across both hosts, one of them across a SIGKILL of its runner', { timeout: 150_000 }, async (t) => {
+  // Host b gets the agents role too: its task-runner waits on standby while host a's holds the lease.
+  const standby = await b.run('mh', ['start', 'task-runner'], { ASTRO_CLUSTER_ROLES: 'web,agents' });
+  assert.equal(standby.code, 0, standby.output);
+  assert.match(standby.stdout, /task-runner on standby/);
+  const log = openEventLog(readSettings({ ...a.env, EVENTS_BACKEND: 'redis' }, a.dir));
+  try {
+    // With the events token: no per-session rate limit, and any task may be read.
+    const ids: string[] = [];
+    for (let i = 0; i < taskCount; i++) {
+      const res = await request(`${proxy}/api/tasks`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: `task number ${i} of ${taskCount}` }) });
+      assert.equal(res.status, 202, res.body);
+      ids.push((JSON.parse(res.body) as { id: string }).id);
+    }
+
+    // The runner takes the tasks in order: the first one not done is the one under way. Its command is killed
+    // a few steps into that task (a kill that lands after its last step is tried again on the next one).
+    let victim: { id: string; host: SimulatedHost; pid: number } | undefined;
+    let first = 0;
+    for (let attempt = 0; attempt < 3 && !victim; attempt++) {
+      victim = await waitFor('a task under way, and its runner killed', async () => {
+        const host = [a, b].find((h) => h.processesRunning(runnerScript).length === 1);
+        if (!host) return undefined;
+        while (first < ids.length && (await taskHistory(log, ids[first]!)).some((e) => e.type === 'done')) first++;
+        const id = ids[first];
+        if (id === undefined || first < 10) return undefined;
+        // A few steps in: it has started and published progress.
+        if ((await taskHistory(log, id)).filter((e) => e.type === 'progress').length < 2) return undefined;
+        const [pid] = host.processesRunning(runnerScript) as [number];
+        process.kill(pid, 'SIGKILL');
+        await waitFor('the killed runner to exit', () => !isAlive(pid));
+        return { id, host, pid, ended: (await taskHistory(log, id)).some((e) => e.type === 'done') };
+      }, { timeoutMs: 60_000, intervalMs: 20 }).then((kill) => (kill.ended ? undefined : kill));
+    }
+    assert.ok(victim, 'a runner was killed mid-task');
+    t.diagnostic(`task-runner pid ${victim.pid} SIGKILLed on host ${victim.host.name} during task ${victim.id} (${first} tasks done before it)`);
+
+    const began = Date.now();
+    await allTasksEnded(log, ids, 90_000);
+    t.diagnostic(`${taskCount} tasks done ${Date.now() - began} ms after the kill (claim idle ${claimIdleMs} ms, lease ${leaseMs} ms)`);
+    const runners = new Map<number, number>();
+    for (const id of ids) {
+      const events = await taskHistory(log, id);
+      assertRanOnce(id, events, id === victim.id);
+      const by = (events.find((e) => e.type === 'started') as { by: number }).by;
+      runners.set(by, (runners.get(by) ?? 0) + 1);
+    }
+    t.diagnostic(`tasks started per runner pid: ${JSON.stringify(Object.fromEntries(runners))}`);
+    const reclaimed = assertRanOnce(victim.id, await taskHistory(log, victim.id), true);
+    assert.equal(reclaimed.length, 1, `task ${victim.id} reported reclaimed once`);
+    assert.equal(reclaimed[0]!.from, `${victim.host.name}:task-runner`);
+    assert.notEqual(reclaimed[0]!.by, victim.pid);
+    assert.ok(reclaimed[0]!.step >= 2, `taken up where the killed runner left it, not from the start (step ${reclaimed[0]!.step})`);
+    // Every task acknowledged, and one task-runner command across both hosts.
+    assert.match(await redisCommand(redis.port, 'XPENDING', 'kit:events:tasks', 'task-runner'), /^\*4\r\n:0\r\n/);
+    const commands = [a, b].map((h) => h.processesRunning(runnerScript));
+    assert.equal(commands.flat().length, 1, `task-runner commands on a and b: ${JSON.stringify(commands)}`);
+    assert.equal(reclaimed[0]!.by, commands.flat()[0], 'the runner that took the task up is the one running now');
+    t.diagnostic(`task ${victim.id} taken up at step ${reclaimed[0]!.step} by pid ${reclaimed[0]!.by} on host ${commands[0]!.length > 0 ? 'a' : 'b'}`);
+  } finally {
+    await log.close();
+  }
+});
 
 test('20 streams through nginx get 300 events published on either host, each once and in order, and resume exactly when their host stops', { timeout: 180_000 }, async () => {
   const topic = 'multi-host';

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { commandLine, isAlive, isZombie } from '../core/index.cjs';
+import { keepAgentsHostRegistered } from '../hosts/registry.js';
 import { openAgentLog } from './agent-log.js';
 import { commandPath, findExecutable } from './command-path.js';
 import { exitCodes } from './exit-codes.js';
@@ -53,16 +54,22 @@ export class Supervisor {
   async run(): Promise<void> {
     // bin/mh sends SIGHUP after changing desired.json: look now rather than at the next tick.
     process.on('SIGHUP', () => this.#waker.wake());
-    await this.#adoptLiveHolders();
-    while (!this.#agent.signal.aborted) {
-      const busy = await this.#agent.unit(() => this.#reconcile());
-      if (!busy) {
-        this.#agent.log('no agent is wanted any more: exiting');
-        return;
+    // On an agents-only host nothing else keeps the host listed (kit:hosts:<name>): the supervisor does, while it runs.
+    const unlist = keepAgentsHostRegistered(this.#agent.settings, `agents supervisor pid ${process.pid}`);
+    try {
+      await this.#adoptLiveHolders();
+      while (!this.#agent.signal.aborted) {
+        const busy = await this.#agent.unit(() => this.#reconcile());
+        if (!busy) {
+          this.#agent.log('no agent is wanted any more: exiting');
+          return;
+        }
+        await this.#waker.wait(RECONCILE_EVERY_MS);
       }
-      await this.#waker.wait(RECONCILE_EVERY_MS);
+      await this.#stopChildren();
+    } finally {
+      await unlist();
     }
-    await this.#stopChildren();
   }
 
   /** One look at every agent; false when nothing is wanted and nothing runs. */

@@ -1,4 +1,4 @@
-export { fetchHealth, type HealthReport } from './health.js';
+export { fetchHealth, type HealthReport, type HealthTarget } from './health.js';
 export { deleteForGood, forGoodTimeoutMs, stopForGood, type ForGoodOptions } from './for-good.js';
 export { Pm2Client, runningDaemon, type DaemonInfo, type Pm2Bus, type Pm2BusPacket, type Pm2Process } from './pm2-client.js';
 export { checkPort, freePort, type PortState } from './port.js';

@@ -32,8 +32,8 @@ export async function tryWorker(settings: Settings): Promise<{ build: string; st
     ]);
     if (outcome !== 'ready') throw errors.canaryFailed(`${outcome}\n${output.trim().split('\n').slice(-20).join('\n')}`);
     const startMs = Date.now() - started;
-    const health = await fetchHealth('127.0.0.1', port, 3000, Boolean(settings.tls)).catch((error: Error) => {
-      throw errors.canaryFailed(`/healthz failed: ${error.message}\n${output.trim()}`);
+    const health = await fetchHealth({ host: '127.0.0.1', port, path: settings.healthPath, secure: Boolean(settings.tls) }, 3000).catch((error: Error) => {
+      throw errors.canaryFailed(`${error.message}\n${output.trim()}`);
     });
     return { build: health.build, startMs };
   } finally {

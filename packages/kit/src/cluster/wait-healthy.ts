@@ -11,7 +11,9 @@ export interface WaitForWorkersOptions {
   port: number;
   /** The workers serve HTTPS. */
   secure?: boolean;
-  /** Every worker must report this build on /healthz. */
+  /** web.healthPath: where each worker is asked. */
+  healthPath: string;
+  /** Every worker must report this build on the health path. */
   build: string;
   /** Pids of workers being replaced: they do not count. */
   replacing?: ReadonlySet<number>;
@@ -25,7 +27,7 @@ const CRASH_LOOP_RESTARTS = 2;
 
 /**
  * Waits until PM2 shows `instances` workers online and each of them has
- * answered /healthz with the expected build. Fails early on a crash loop and
+ * answered the health path with the expected build. Fails early on a crash loop and
  * at the deadline, with the tail of the error log either way.
  */
 export async function waitForWorkers(options: WaitForWorkersOptions): Promise<Pm2Process[]> {
@@ -50,12 +52,12 @@ export async function waitForWorkers(options: WaitForWorkersOptions): Promise<Pm
       // Each probe is a new connection, which the primary hands to the next worker.
       for (let i = 0; i < instances * 2 && healthy.size < online.length; i++) {
         try {
-          const health = await fetchHealth(options.host, options.port, 3000, options.secure);
+          const health = await fetchHealth({ host: options.host, port: options.port, path: options.healthPath, secure: options.secure }, 3000);
           if (onlinePids.has(health.pid) && health.build === options.build) healthy.set(health.pid, health);
           else if (health.status === 'degraded') waitingFor = `a worker is degraded: it serves the last good release ${health.build} because build ${health.wanted} could not be loaded (${health.reason})`;
           else if (health.build !== options.build) waitingFor = `a worker still serves build ${health.build}`;
         } catch (error) {
-          waitingFor = `/healthz: ${(error as Error).message}`;
+          waitingFor = (error as Error).message;
         }
       }
       if (healthy.size >= instances && online.every((proc) => healthy.has(proc.pid))) {

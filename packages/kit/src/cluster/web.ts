@@ -121,6 +121,7 @@ export function waitForKitWorkers(client: Pm2Client, settings: Settings, build: 
     host: settings.host,
     port: settings.port,
     secure: Boolean(settings.tls),
+    healthPath: settings.healthPath,
     build,
     replacing,
     timeoutMs: settings.startTimeoutMs * 2,

@@ -141,6 +141,8 @@ export interface Settings {
   roles: HostRole[];
   /** hostName / ASTRO_CLUSTER_HOST_NAME: this host's name among several (bin/status, the host registry in Redis); default the machine's host name. */
   hostName: string;
+  /** HOST_TTL_S: a host record in Redis (hosts/registry.ts) lives this long after its last refresh, refreshed every third of it. */
+  hostTtlS: number;
   /** web.trustedProxies / TRUSTED_PROXIES: addresses or CIDRs whose X-Forwarded-For and -Proto are believed; `loopback` (the default) is 127.0.0.0/8 and ::1, `none` trusts nobody. */
   trustedProxies: string[];
   /** hosts of the config file, as written (hosts/host-list.ts checks it): every host of the site, for `deploy --hosts` and `proxy nginx`. */
@@ -258,6 +260,7 @@ export function readSettings(given: Env = process.env, cwd: string = process.cwd
     metricsSampleMs: read('METRICS_SAMPLE_MS', 'metrics.sampleMs', '5000', (raw) => (raw === '0' ? 0 : integer(500, 60_000)(raw))),
     roles: read('ASTRO_CLUSTER_ROLES', 'roles', 'web,agents', roleList),
     hostName: read('ASTRO_CLUSTER_HOST_NAME', 'hostName', os.hostname() || 'localhost', matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')),
+    hostTtlS: read('HOST_TTL_S', undefined, '30', integer(3, 3600)),
     trustedProxies: read('TRUSTED_PROXIES', 'web.trustedProxies', 'loopback', addressList),
     hostList: config?.hosts,
     proxyListen: read('PROXY_LISTEN', 'proxy.listen', '80', matching(/^(\[[0-9a-fA-F:.]+\]:|[A-Za-z0-9.-]+:)?\d{1,5}$/, 'a port, or address:port (`80`, `127.0.0.1:8080`, `[::]:80`)')),
@@ -328,6 +331,7 @@ export function workerEnv(settings: Settings): Record<string, string> {
     // Several hosts: who this host is (the host registry) and whose forwarded headers the workers believe.
     ASTRO_CLUSTER_HOST_NAME: settings.hostName,
     ASTRO_CLUSTER_ROLES: settings.roles.join(','),
+    HOST_TTL_S: String(settings.hostTtlS),
     TRUSTED_PROXIES: settings.trustedProxies.join(','),
   };
 }

@@ -4,10 +4,11 @@ import type { HostRole, Settings } from '../core/index.cjs';
 /**
  * Which hosts are up, as each one says itself: with Redis, one key per host
  * (`kit:hosts:<name>`) holding its roles, release and health, written with a
- * time to live and refreshed while the host runs (by its web workers, and by
- * start and status). A host that dies stops refreshing and drops out of the
- * list within HOST_TTL_S; nothing has to notice the death. With the file
- * backend there is one host, and the list is this host alone.
+ * time to live (HOST_TTL_S) and refreshed while the host runs: by its web
+ * workers, or on a host without the web role by its agents' supervisor, and
+ * by start and status. A host that dies stops refreshing and drops out of
+ * the list within the time to live; nothing has to notice the death. With
+ * the file backend there is one host, and the list is this host alone.
  */
 export interface HostRecord {
   name: string;
@@ -23,10 +24,12 @@ export interface HostRecord {
   updatedAt: string;
 }
 
-/** A record older than this is gone: three refreshes missed. */
-export const HOST_TTL_S = 30;
-/** How often a web worker rewrites its host's record. */
-export const HOST_REFRESH_MS = 10_000;
+type RegistrySettings = Pick<Settings, 'redisUrl' | 'eventsBackend' | 'hostTtlS'>;
+
+/** How often a host's record is rewritten: three refreshes fit in its time to live, so one lost write does not drop it. */
+export function hostRefreshMs(settings: Pick<Settings, 'hostTtlS'>): number {
+  return Math.round((settings.hostTtlS * 1000) / 3);
+}
 
 const prefix = 'kit:hosts:';
 
@@ -38,12 +41,12 @@ function client(url: string): Redis {
 }
 
 /** Writes this host's record; false when there is no Redis or it cannot be reached (said by the caller if it matters). */
-export async function registerHost(settings: Pick<Settings, 'redisUrl' | 'eventsBackend'>, record: HostRecord): Promise<boolean> {
+export async function registerHost(settings: RegistrySettings, record: HostRecord): Promise<boolean> {
   if (settings.eventsBackend !== 'redis' || !settings.redisUrl) return false;
   const redis = client(settings.redisUrl);
   try {
     await redis.connect();
-    await redis.set(`${prefix}${record.name}`, JSON.stringify(record), 'EX', HOST_TTL_S);
+    await redis.set(`${prefix}${record.name}`, JSON.stringify(record), 'EX', settings.hostTtlS);
     return true;
   } catch {
     return false;
@@ -82,22 +85,60 @@ export async function listHosts(settings: Pick<Settings, 'redisUrl' | 'eventsBac
   }
 }
 
+/** Removes a host's record (its clean stop): it leaves the list at once rather than when its time to live runs out. */
+export async function unregisterHost(settings: RegistrySettings, name: string): Promise<boolean> {
+  if (settings.eventsBackend !== 'redis' || !settings.redisUrl) return false;
+  const redis = client(settings.redisUrl);
+  try {
+    await redis.connect();
+    await redis.del(`${prefix}${name}`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
  * Keeps this host's record alive from a web worker: written at once, then
- * every HOST_REFRESH_MS until `stop`. Every worker of the host does it (any
- * one alive keeps the host listed); the writes are the same but for `by`.
+ * every third of HOST_TTL_S until `stop`. Every worker of the host does it
+ * (any one alive keeps the host listed); the writes are the same but for `by`.
  */
 export function keepHostRegistered(settings: Settings, facts: () => Omit<HostRecord, 'name' | 'roles' | 'updatedAt'>): () => void {
-  if (settings.eventsBackend !== 'redis' || !settings.redisUrl) return () => undefined;
+  const stop = refreshRecord(settings, facts);
+  return () => void stop();
+}
+
+/**
+ * Keeps the record of a host without the web role alive from its agents'
+ * supervisor (no web worker writes it there), and removes it when the
+ * supervisor stops cleanly. On a web host it does nothing: the workers'
+ * record says more (release, address, health).
+ */
+export function keepAgentsHostRegistered(settings: Settings, by: string): () => Promise<void> {
+  if (settings.roles.includes('web')) return async () => undefined;
+  const stop = refreshRecord(settings, () => ({ release: null, listen: null, health: 'ok', by }));
+  return async () => {
+    if (await stop()) await unregisterHost(settings, settings.hostName);
+  };
+}
+
+/** Writes the record now and every hostRefreshMs; the stop waits for a write under way, so a removal after it holds. False when there is no registry. */
+function refreshRecord(settings: Settings, facts: () => Omit<HostRecord, 'name' | 'roles' | 'updatedAt'>): () => Promise<boolean> {
+  if (settings.eventsBackend !== 'redis' || !settings.redisUrl) return async () => false;
   let stopped = false;
+  let writing: Promise<unknown> = Promise.resolve();
   const refresh = () => {
-    if (!stopped) void registerHost(settings, { name: settings.hostName, roles: settings.roles, ...facts(), updatedAt: new Date().toISOString() });
+    if (!stopped) writing = registerHost(settings, { name: settings.hostName, roles: settings.roles, ...facts(), updatedAt: new Date().toISOString() });
   };
   refresh();
-  const timer = setInterval(refresh, HOST_REFRESH_MS);
+  const timer = setInterval(refresh, hostRefreshMs(settings));
   timer.unref();
-  return () => {
+  return async () => {
     stopped = true;
     clearInterval(timer);
+    await writing;
+    return true;
   };
 }

@@ -9,7 +9,7 @@ import { outOfRotation } from '../hosts/rotation.js';
 import { readMonitorState, workerSnapshot, type WorkerSnapshot } from './state.js';
 
 export interface WorkerStatus extends WorkerSnapshot {
-  /** The build it reported on /healthz; undefined when it did not answer. */
+  /** The build it reported on the health path (web.healthPath); undefined when it did not answer. */
   build: string | undefined;
   /** When it serves the last good release because it could not load `wanted`. */
   degraded?: { wanted: string; reason: string };
@@ -37,7 +37,7 @@ export interface KitStatus {
 
 /**
  * One honest answer to "is it healthy?": every expected web worker online
- * and answering /healthz with the current build, every wanted agent
+ * and answering the health path with the current build, every wanted agent
  * running, no app stopped for crash-looping. Reads only: starts nothing.
  */
 export async function kitStatus(settings: Settings): Promise<KitStatus> {
@@ -60,7 +60,7 @@ export async function kitStatus(settings: Settings): Promise<KitStatus> {
     if (workers.length !== expected) problems.push(`${workers.length} of ${expected} web worker(s) exist`);
     for (const worker of workers) {
       if (worker.status !== 'online') problems.push(`web worker ${worker.instance} (pid ${worker.pid}) is ${worker.status}`);
-      else if (!worker.build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) did not answer /healthz`);
+      else if (!worker.build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) did not answer ${settings.healthPath}`);
       else if (worker.degraded) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) is degraded: it serves the last good release ${worker.build} because build ${worker.degraded.wanted} could not be loaded (${worker.degraded.reason})`);
       else if (build && worker.build !== build) problems.push(`web worker ${worker.instance} (pid ${worker.pid}) serves build ${worker.build}, not ${build}`);
     }
@@ -141,7 +141,7 @@ async function webWorkers(settings: Settings): Promise<WorkerStatus[]> {
   if (online.length > 0) {
     await pollUntil(
       async () => {
-        const health = await fetchHealth(settings.host, settings.port, 2000, Boolean(settings.tls)).catch(() => undefined);
+        const health = await fetchHealth({ host: settings.host, port: settings.port, path: settings.healthPath, secure: Boolean(settings.tls) }, 2000).catch(() => undefined);
         if (health) builds.set(health.pid, health);
         return online.every((pid) => builds.has(pid));
       },

@@ -9,7 +9,7 @@ Starts the kit, or reloads it worker by worker when it already runs:
 checks Node, dependencies and settings, builds the site when its sources
 changed, starts the agents (agents.launcher's start command, then the
 kit's own agents.list), then the web cluster under PM2, and waits until
-every worker answers /healthz. Agents that fail to start are reported and
+every worker answers its health path (web.healthPath, /healthz by default). Agents that fail to start are reported and
 the web cluster is started all the same; the command then exits 1
 (KIT_AGENTS_NOT_STARTED).
 
