@@ -138,7 +138,8 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     readonly topic: string,
     readonly options: EventStreamOptions,
     readonly asked: string | undefined,
-    readonly signal: AbortSignal,
+    /** The request's abort signal: how a stream the adapter pulls hears that the client left (dropped once it is direct). */
+    public signal: AbortSignal | undefined,
     readonly flow: ResponseFlow | undefined,
   ) {}
 
@@ -168,20 +169,32 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     this.direct = res;
     const end = res.end;
     this.end = end;
-    res.end = function (this: ServerResponse, ...endArgs: unknown[]) {
-      if (stream.open) return this;
-      return (end as (...a: unknown[]) => ServerResponse).apply(this, endArgs);
-    } as typeof res.end;
     // The response's close says the client left: the request's abort signal, which says the same, is not listened to.
     res.on('close', this.onClose);
-    this.signal.removeEventListener('abort', this.onClose);
+    this.signal?.removeEventListener('abort', this.onClose);
+    this.signal = undefined;
+    // Whatever the adapter adds to the response from here on is its own (see releaseAdapter).
+    const listening = { close: res.listenerCount('close'), finish: res.listenerCount('finish') };
+    let handedOver = false;
+    res.end = function (this: ServerResponse, ...endArgs: unknown[]) {
+      if (stream.open) {
+        if (!handedOver) {
+          handedOver = true;
+          releaseAdapter(this, listening);
+        }
+        return this;
+      }
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, endArgs);
+    } as typeof res.end;
     this.closeBody();
+    // The body is closed and nothing more goes through it: the stream does not keep it.
+    this.controller = undefined;
     this.flush();
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.controller = controller;
-    this.signal.addEventListener('abort', this.onClose, { once: true });
+    this.signal?.addEventListener('abort', this.onClose, { once: true });
     const { streams, worker } = this.context;
     this.forget = streams.register(
       () => this.finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
@@ -189,7 +202,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
         if (!this.open) return;
         this.cleanup();
         if (this.direct) this.direct.destroy();
-        else if (!this.bodyClosed) controller.error(new Error('the stream was ended by the worker'));
+        else if (!this.bodyClosed) this.controller?.error(new Error('the stream was ended by the worker'));
       },
     );
     if (!this.open) return;
@@ -304,7 +317,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     this.stopHeartbeat?.();
     this.subscription?.close();
     this.forget?.();
-    this.signal.removeEventListener('abort', this.onClose);
+    this.signal?.removeEventListener('abort', this.onClose);
     this.queue.length = 0;
     const resume = this.wake;
     this.wake = undefined;
@@ -331,7 +344,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
   closeBody(): void {
     if (this.bodyClosed) return;
     this.bodyClosed = true;
-    this.controller!.close();
+    this.controller?.close();
   }
 
   follow(after: string): void {
@@ -382,6 +395,29 @@ class Follower implements SubscribeOptions {
 
   onError(): void {
     if (this.generation === this.stream.generation) this.stream.finish('');
+  }
+}
+
+/**
+ * The adapter calls end() once the body is done (direct mode closes it at
+ * once) and leaves listeners on the response for when it finishes or closes:
+ * one cancels the body's reader (closed already), one stops the request's
+ * abort signal from following the socket. Until the stream ends they would
+ * hold the body, its reader, the request's abort controller and signals for
+ * nothing: some 2 KB a stream. Run now, they do what they would do then, and
+ * all that is freed. `listening`: how many listeners there were before the
+ * adapter's; only those after are run.
+ */
+function releaseAdapter(res: ServerResponse, listening: { close: number; finish: number }): void {
+  for (const event of ['finish', 'close'] as const) {
+    for (const listener of res.listeners(event).slice(listening[event]) as ((this: ServerResponse) => void)[]) {
+      res.off(event, listener);
+      try {
+        listener.call(res);
+      } catch {
+        // Its cleanup failing changes nothing for the stream.
+      }
+    }
   }
 }
 
