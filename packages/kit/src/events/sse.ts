@@ -59,7 +59,8 @@ interface Item {
  * the asked-for id is gone, and when the worker drains a short jittered
  * `retry:` so clients reconnect, spread out, to other workers. Nothing
  * (subscription, timer) outlives the response: the adapter cancels the body
- * and aborts request.signal when the client leaves.
+ * and aborts request.signal when the client leaves (or, once the events go
+ * to the node response directly, the response's close says so).
  *
  * Under the kit's worker the events do not go through the web body at all:
  * once the adapter has written the head, they are written to the node
@@ -100,9 +101,9 @@ export function eventStream(context: KitContext, request: Request, topic: string
 /**
  * One stream's state. Held for the stream's whole life by 20,000 or more
  * streams per worker, so it is one object whose behaviour lives on the
- * prototype: a closure per step (there were 27) would cost each stream a
- * function object apiece. The few functions left are those something else
- * must be handed (a listener, the heartbeat's beat, the drain's end).
+ * prototype: a closure per step would cost each stream some 27 function
+ * objects and their context. The few functions left are those something
+ * else must be handed (a listener, the heartbeat's beat, the drain's end).
  */
 class TopicStream implements UnderlyingSource<Uint8Array> {
   /** Set once the adapter wrote the head: from then on events are written here. */
