@@ -1,10 +1,11 @@
 import type { ServerResponse } from 'node:http';
+import type { UnderlyingSource } from 'node:stream/web';
 import type { KitContext } from '../runtime/context.js';
 import { eventDelivered } from '../metrics/delivery.js';
-import { currentResponseFlow } from '../runtime/response-flow.js';
+import { currentResponseFlow, type ResponseFlow } from '../runtime/response-flow.js';
 import { safeEventName } from './event-name.js';
 import { onHeartbeat } from './heartbeat.js';
-import type { StoredEvent, Subscription } from './types.js';
+import type { StoredEvent, SubscribeOptions, Subscription } from './types.js';
 
 export interface EventStreamOptions {
   /** Resume after this id; default: Last-Event-ID or ?lastEventId= of the request, else from now on. */
@@ -58,7 +59,8 @@ interface Item {
  * the asked-for id is gone, and when the worker drains a short jittered
  * `retry:` so clients reconnect, spread out, to other workers. Nothing
  * (subscription, timer) outlives the response: the adapter cancels the body
- * and aborts request.signal when the client leaves.
+ * and aborts request.signal when the client leaves (or, once the events go
+ * to the node response directly, the response's close says so).
  *
  * Under the kit's worker the events do not go through the web body at all:
  * once the adapter has written the head, they are written to the node
@@ -70,242 +72,16 @@ interface Item {
  * megabytes of backlog is paced by the client instead of written in one go.
  */
 export function eventStream(context: KitContext, request: Request, topic: string, options: EventStreamOptions = {}): Response {
-  const { log, settings, streams, worker } = context;
-  const asked = options.after ?? lastEventId(request);
-  // Only the signal is kept: no closure below holds the Request (with its headers and URL) for the stream's life.
-  const signal = request.signal;
   const flow = currentResponseFlow();
-  /** Set once the adapter wrote the head: from then on events are written here. */
-  let direct: ServerResponse | undefined;
-  const queue: Item[] = [];
-  let queued = 0;
-  let open = true;
-  /** No more events are taken: the last one is queued. */
-  let ending = false;
-  /** The subscription was closed because the queue was full: read on from `lastId` once it is sent. */
-  let paused = false;
-  let lastId: string | undefined;
-  let caughtUp = false;
-  let replayed = 0;
-  let generation = 0;
-  let subscription: Subscription | undefined;
-  let stopHeartbeat: (() => void) | undefined;
-  let forget = () => undefined as void;
-  let wake: (() => void) | undefined;
-  let waitingForDrain = false;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  /** The web body is closed (direct mode closes it at once; see below). */
-  let bodyClosed = false;
-  /** Direct mode: the node response's own end(), which the adapter's call does not reach. */
-  let endResponse: (() => void) | undefined;
-
-  const notify = () => {
-    if (direct) return flush();
-    const resume = wake;
-    wake = undefined;
-    resume?.();
-  };
-  const enqueue = (item: Item) => {
-    if (!open) return;
-    if (item.id !== undefined) lastId = item.id;
-    // The common case, a live event to a client that keeps up: one write, nothing queued.
-    if (direct && queue.length === 0 && !direct.writableNeedDrain && !item.last) {
-      direct.write(item.text);
-      if (direct.writableNeedDrain) waitForDrain();
-      return;
-    }
-    queue.push(item);
-    queued += item.text.length;
-    notify();
-  };
-  /** Takes up to CHUNK_CHARS off the queue (one item at least). */
-  const take = (): { text: string; last: boolean } => {
-    let text = '';
-    let last = false;
-    while (queue.length > 0 && (text === '' || text.length + queue[0]!.text.length <= CHUNK_CHARS)) {
-      const item = queue.shift()!;
-      queued -= item.text.length;
-      text += item.text;
-      last ||= item.last === true;
-    }
-    return { text, last };
-  };
-  /** Direct mode: writes the queue while the response takes it, then reads on if the queue had been full. */
-  const flush = () => {
-    const res = direct;
-    if (!res || waitingForDrain) return;
-    while (open && queue.length > 0 && !res.writableNeedDrain) {
-      const { text, last } = take();
-      res.write(text);
-      if (last) return finish('');
-    }
-    if (!open) return;
-    if (res.writableNeedDrain) return waitForDrain();
-    if (ending) return finish('');
-    if (paused && lastId !== undefined) {
-      paused = false;
-      follow(lastId);
-    }
-  };
-  const waitForDrain = () => {
-    const res = direct;
-    if (!res || waitingForDrain || !open) return;
-    waitingForDrain = true;
-    res.once('drain', () => {
-      waitingForDrain = false;
-      flush();
-    });
-  };
-  const cleanup = () => {
-    open = false;
-    stopHeartbeat?.();
-    subscription?.close();
-    forget();
-    signal.removeEventListener('abort', cleanup);
-    queue.length = 0;
-    const resume = wake;
-    wake = undefined;
-    resume?.();
-  };
-  const finish = (farewell: string) => {
-    if (!open) return;
-    // Whatever is still queued is dropped: the client has not got it, so it asks for it again with its Last-Event-ID.
-    if (farewell) {
-      if (direct) direct.write(farewell);
-      else controller.enqueue(encoder.encode(farewell));
-    }
-    cleanup();
-    if (endResponse) return endResponse();
-    // The adapter ends the node response once the body closes.
-    closeBody();
-  };
-  const closeBody = () => {
-    if (bodyClosed) return;
-    bodyClosed = true;
-    controller.close();
-  };
-  const follow = (after: string) => {
-    const mine = ++generation;
-    const current = () => mine === generation && open && !paused && !ending;
-    subscription = log.subscribe(topic, {
-      after,
-      onEvent: (event) => {
-        if (!current()) return;
-        const last = options.isLast?.(event) ?? false;
-        enqueue({ text: frameOf(event, safeEventName(options.eventName?.(event))), id: event.id, last });
-        if (!caughtUp) replayed++;
-        else eventDelivered(event); // Live events only: a replayed backlog's age is no delivery latency.
-        if (last) {
-          ending = true;
-          subscription?.close();
-        } else if (queued > QUEUE_CHARS) {
-          paused = true;
-          subscription?.close();
-        }
-      },
-      onReset: (info) => {
-        if (current()) enqueue({ text: `event: reset\ndata: ${JSON.stringify(info)}\n\n` });
-      },
-      onCaughtUp: () => {
-        if (!current() || caughtUp) return;
-        caughtUp = true;
-        enqueue({ text: `event: caught-up\ndata: ${JSON.stringify({ replayed, worker })}\n\n` });
-      },
-      onError: () => {
-        if (mine === generation) finish('');
-      },
-    });
-  };
-
-  /** Under the kit's worker: resolves once the head is written (direct tells whether it was ours). Nothing goes through the body before. */
-  let headWritten: Promise<void> | undefined;
+  // Only the signal is kept: nothing below holds the Request (with its headers and URL) for the stream's life.
+  const stream = new TopicStream(context, topic, options, options.after ?? lastEventId(request), request.signal, flow);
   const marker = flow ? `${process.pid}-${++streamCount}` : undefined;
-  if (flow && marker) {
-    // The adapter writes the head when it gets this Response. If it is ours (the marker is there: middleware did not
-    // answer something else), events go straight to the node response from then on.
-    const res = flow.response;
-    const writeHead = res.writeHead;
-    headWritten = new Promise<void>((resolve) => {
-      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-        res.writeHead = writeHead;
-        const ours = takeMarker(args, marker);
-        const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-        if (ours && open) {
-          direct = res;
-          // The adapter is done with us: the body closes now, so its request, response and render state are freed, and
-          // its end() of the node response is held back until the stream itself ends. A stream then costs what its
-          // socket and subscription cost, close to a bare server's.
-          const end = res.end;
-          res.end = function (this: ServerResponse, ...endArgs: unknown[]) {
-            if (open) return this;
-            return (end as (...a: unknown[]) => ServerResponse).apply(this, endArgs);
-          } as typeof res.end;
-          endResponse = () => {
-            res.end = end;
-            res.end();
-          };
-          res.once('close', cleanup);
-          closeBody();
-          flush();
-        }
-        resolve();
-        return result;
-      } as typeof res.writeHead;
-    });
-  }
-
+  // The adapter writes the head when it gets this Response. If it is ours (the marker is there: middleware did not
+  // answer something else), events go straight to the node response from then on.
+  if (flow && marker) stream.watchHead(flow.response, marker);
+  // The stream is its own underlying source (start, pull, cancel).
   const body = new ReadableStream<Uint8Array>(
-    {
-      start(given) {
-        controller = given;
-        signal.addEventListener('abort', cleanup, { once: true });
-        forget = streams.register(
-          () => finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
-          () => {
-            if (!open) return;
-            cleanup();
-            if (direct) direct.destroy();
-            else if (!bodyClosed) controller.error(new Error('the stream was ended by the worker'));
-          },
-        );
-        if (!open) return;
-        void (async () => {
-          // Fixed before anything is sent, so the first id the client hears is the right one.
-          const after = asked ?? (await log.latestId(topic));
-          // The client may have gone (or the worker begun to drain) while we looked: then nothing may be set up for it.
-          if (!open) return;
-          // An id with no data sets the client's last event id without an event: a reconnect resumes from here.
-          enqueue({ text: `retry: ${settings.sseRetryMs}\n${asked === undefined ? `id: ${after}\n` : ''}: worker ${worker}\n\n` });
-          follow(after);
-          // One timer for all the worker's streams, not one each.
-          stopHeartbeat = onHeartbeat(settings.sseHeartbeatMs, () => {
-            if (queue.length === 0) enqueue({ text: ': heartbeat\n\n' });
-          });
-        })().catch(() => finish(''));
-      },
-      async pull() {
-        // Under the kit's worker the body carries nothing: the events are written directly once the head is.
-        if (headWritten) await headWritten;
-        if (direct) return;
-        while (open && queue.length === 0) {
-          if (ending) return finish('');
-          if (paused && lastId !== undefined) {
-            paused = false;
-            follow(lastId);
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-        // Under the kit's worker (and a head that was not ours): nothing more until the client took what the response holds.
-        if (flow) await flow.ready();
-        if (!open || queue.length === 0) return;
-        const { text, last } = take();
-        controller.enqueue(encoder.encode(text));
-        if (last) finish('');
-      },
-      cancel() {
-        cleanup();
-      },
-    },
+    stream,
     // The reader's side holds one chunk at most; the rest waits in the queue, where it can be dropped and read again.
     new ByteLengthQueuingStrategy({ highWaterMark: 1 }),
   );
@@ -315,11 +91,335 @@ export function eventStream(context: KitContext, request: Request, topic: string
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',
-      'x-worker': worker,
+      'x-worker': context.worker,
       ...options.headers,
       ...(marker ? { [MARKER]: marker } : {}),
     },
   });
+}
+
+/**
+ * One stream's state. Held for the stream's whole life by 20,000 or more
+ * streams per worker, so it is one object whose behaviour lives on the
+ * prototype: a closure per step would cost each stream some 27 function
+ * objects and their context. The few functions left are those something
+ * else must be handed (a listener, the heartbeat's beat, the drain's end).
+ */
+class TopicStream implements UnderlyingSource<Uint8Array> {
+  /** Set once the adapter wrote the head: from then on events are written here. */
+  direct: ServerResponse | undefined;
+  queue: Item[] = [];
+  queued = 0;
+  open = true;
+  /** No more events are taken: the last one is queued. */
+  ending = false;
+  /** The subscription was closed because the queue was full: read on from `lastId` once it is sent. */
+  paused = false;
+  lastId: string | undefined;
+  caughtUp = false;
+  replayed = 0;
+  generation = 0;
+  subscription: Subscription | undefined;
+  stopHeartbeat: (() => void) | undefined;
+  forget: (() => void) | undefined;
+  wake: (() => void) | undefined;
+  waitingForDrain = false;
+  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The web body is closed (direct mode closes it at once; see watchHead). */
+  bodyClosed = false;
+  /** Direct mode: the node response's own end(), which the adapter's call does not reach. */
+  end: ServerResponse['end'] | undefined;
+  /** Under the kit's worker: resolves once the head is written. Nothing goes through the body before. */
+  headWritten: Promise<void> | undefined;
+  /** The client left, or the body was cancelled: a listener, so one function for both. */
+  readonly onClose = () => this.cleanup();
+
+  constructor(
+    readonly context: KitContext,
+    readonly topic: string,
+    readonly options: EventStreamOptions,
+    readonly asked: string | undefined,
+    /** The request's abort signal: how a stream the adapter pulls hears that the client left (dropped once it is direct). */
+    public signal: AbortSignal | undefined,
+    readonly flow: ResponseFlow | undefined,
+  ) {}
+
+  /** Takes over the node response once the adapter writes a head that carries `marker`. */
+  watchHead(res: ServerResponse, marker: string): void {
+    const stream = this;
+    const writeHead = res.writeHead;
+    this.headWritten = new Promise<void>((resolve) => {
+      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        res.writeHead = writeHead;
+        const ours = takeMarker(args, marker);
+        const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+        if (ours && stream.open) stream.goDirect(res);
+        resolve();
+        return result;
+      } as typeof res.writeHead;
+    });
+  }
+
+  /**
+   * The adapter is done with us: the body closes now, so its request, response and render state are freed, and its
+   * end() of the node response is held back until the stream itself ends. A stream then costs what its socket and
+   * subscription cost, close to a bare server's.
+   */
+  goDirect(res: ServerResponse): void {
+    const stream = this;
+    this.direct = res;
+    const end = res.end;
+    this.end = end;
+    // The response's close says the client left: the request's abort signal, which says the same, is not listened to.
+    res.on('close', this.onClose);
+    this.signal?.removeEventListener('abort', this.onClose);
+    this.signal = undefined;
+    // Whatever the adapter adds to the response from here on is its own (see releaseAdapter).
+    const listening = { close: res.listenerCount('close'), finish: res.listenerCount('finish') };
+    let handedOver = false;
+    res.end = function (this: ServerResponse, ...endArgs: unknown[]) {
+      if (stream.open) {
+        if (!handedOver) {
+          handedOver = true;
+          releaseAdapter(this, listening);
+        }
+        return this;
+      }
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, endArgs);
+    } as typeof res.end;
+    this.closeBody();
+    // The body is closed and nothing more goes through it: the stream does not keep it.
+    this.controller = undefined;
+    this.flush();
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.controller = controller;
+    this.signal?.addEventListener('abort', this.onClose, { once: true });
+    const { streams, worker } = this.context;
+    this.forget = streams.register(
+      () => this.finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
+      () => {
+        if (!this.open) return;
+        this.cleanup();
+        if (this.direct) this.direct.destroy();
+        else if (!this.bodyClosed) this.controller?.error(new Error('the stream was ended by the worker'));
+      },
+    );
+    if (!this.open) return;
+    this.begin().catch(() => this.finish(''));
+  }
+
+  async begin(): Promise<void> {
+    const { log, settings } = this.context;
+    // Fixed before anything is sent, so the first id the client hears is the right one.
+    const after = this.asked ?? (await log.latestId(this.topic));
+    // The client may have gone (or the worker begun to drain) while we looked: then nothing may be set up for it.
+    if (!this.open) return;
+    // An id with no data sets the client's last event id without an event: a reconnect resumes from here.
+    this.enqueue({ text: `retry: ${settings.sseRetryMs}\n${this.asked === undefined ? `id: ${after}\n` : ''}: worker ${this.context.worker}\n\n` });
+    this.follow(after);
+    // One timer for all the worker's streams, not one each.
+    this.stopHeartbeat = onHeartbeat(settings.sseHeartbeatMs, () => {
+      if (this.queue.length === 0) this.enqueue({ text: ': heartbeat\n\n' });
+    });
+  }
+
+  async pull(): Promise<void> {
+    // Under the kit's worker the body carries nothing: the events are written directly once the head is.
+    if (this.headWritten) await this.headWritten;
+    if (this.direct) return;
+    while (this.open && this.queue.length === 0) {
+      if (this.ending) return this.finish('');
+      if (this.paused && this.lastId !== undefined) {
+        this.paused = false;
+        this.follow(this.lastId);
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    // Under the kit's worker (and a head that was not ours): nothing more until the client took what the response holds.
+    if (this.flow) await this.flow.ready();
+    if (!this.open || this.queue.length === 0) return;
+    const { text, last } = this.take();
+    this.controller!.enqueue(encoder.encode(text));
+    if (last) this.finish('');
+  }
+
+  cancel(): void {
+    this.cleanup();
+  }
+
+  notify(): void {
+    if (this.direct) return this.flush();
+    const resume = this.wake;
+    this.wake = undefined;
+    resume?.();
+  }
+
+  enqueue(item: Item): void {
+    if (!this.open) return;
+    if (item.id !== undefined) this.lastId = item.id;
+    const direct = this.direct;
+    // The common case, a live event to a client that keeps up: one write, nothing queued.
+    if (direct && this.queue.length === 0 && !direct.writableNeedDrain && !item.last) {
+      direct.write(item.text);
+      if (direct.writableNeedDrain) this.waitForDrain();
+      return;
+    }
+    this.queue.push(item);
+    this.queued += item.text.length;
+    this.notify();
+  }
+
+  /** Takes up to CHUNK_CHARS off the queue (one item at least). */
+  take(): { text: string; last: boolean } {
+    const queue = this.queue;
+    let text = '';
+    let last = false;
+    while (queue.length > 0 && (text === '' || text.length + queue[0]!.text.length <= CHUNK_CHARS)) {
+      const item = queue.shift()!;
+      this.queued -= item.text.length;
+      text += item.text;
+      last ||= item.last === true;
+    }
+    return { text, last };
+  }
+
+  /** Direct mode: writes the queue while the response takes it, then reads on if the queue had been full. */
+  flush(): void {
+    const res = this.direct;
+    if (!res || this.waitingForDrain) return;
+    while (this.open && this.queue.length > 0 && !res.writableNeedDrain) {
+      const { text, last } = this.take();
+      res.write(text);
+      if (last) return this.finish('');
+    }
+    if (!this.open) return;
+    if (res.writableNeedDrain) return this.waitForDrain();
+    if (this.ending) return this.finish('');
+    if (this.paused && this.lastId !== undefined) {
+      this.paused = false;
+      this.follow(this.lastId);
+    }
+  }
+
+  waitForDrain(): void {
+    const res = this.direct;
+    if (!res || this.waitingForDrain || !this.open) return;
+    this.waitingForDrain = true;
+    res.once('drain', () => {
+      this.waitingForDrain = false;
+      this.flush();
+    });
+  }
+
+  cleanup(): void {
+    this.open = false;
+    this.stopHeartbeat?.();
+    this.subscription?.close();
+    this.forget?.();
+    this.signal?.removeEventListener('abort', this.onClose);
+    this.queue.length = 0;
+    const resume = this.wake;
+    this.wake = undefined;
+    resume?.();
+  }
+
+  finish(farewell: string): void {
+    if (!this.open) return;
+    // Whatever is still queued is dropped: the client has not got it, so it asks for it again with its Last-Event-ID.
+    if (farewell) {
+      if (this.direct) this.direct.write(farewell);
+      else this.controller!.enqueue(encoder.encode(farewell));
+    }
+    this.cleanup();
+    const res = this.direct;
+    if (res && this.end) {
+      res.end = this.end;
+      return void res.end();
+    }
+    // The adapter ends the node response once the body closes.
+    this.closeBody();
+  }
+
+  closeBody(): void {
+    if (this.bodyClosed) return;
+    this.bodyClosed = true;
+    this.controller?.close();
+  }
+
+  follow(after: string): void {
+    this.subscription = this.context.log.subscribe(this.topic, new Follower(this, ++this.generation, after));
+  }
+
+  /** Whether a subscription's callbacks still count: the newest one, on a stream still taking events. */
+  current(follower: Follower): boolean {
+    return follower.generation === this.generation && this.open && !this.paused && !this.ending;
+  }
+}
+
+/** One subscription of a stream (a new one after the queue was full): its callbacks as methods, not closures. */
+class Follower implements SubscribeOptions {
+  constructor(
+    readonly stream: TopicStream,
+    readonly generation: number,
+    readonly after: string,
+  ) {}
+
+  onEvent(event: StoredEvent): void {
+    const stream = this.stream;
+    if (!stream.current(this)) return;
+    const { isLast, eventName } = stream.options;
+    const last = isLast?.(event) ?? false;
+    stream.enqueue({ text: frameOf(event, safeEventName(eventName?.(event))), id: event.id, last });
+    if (!stream.caughtUp) stream.replayed++;
+    else eventDelivered(event); // Live events only: a replayed backlog's age is no delivery latency.
+    if (last) {
+      stream.ending = true;
+      stream.subscription?.close();
+    } else if (stream.queued > QUEUE_CHARS) {
+      stream.paused = true;
+      stream.subscription?.close();
+    }
+  }
+
+  onReset(info: { requested: string; oldest: string | undefined }): void {
+    if (this.stream.current(this)) this.stream.enqueue({ text: `event: reset\ndata: ${JSON.stringify(info)}\n\n` });
+  }
+
+  onCaughtUp(): void {
+    const stream = this.stream;
+    if (!stream.current(this) || stream.caughtUp) return;
+    stream.caughtUp = true;
+    stream.enqueue({ text: `event: caught-up\ndata: ${JSON.stringify({ replayed: stream.replayed, worker: stream.context.worker })}\n\n` });
+  }
+
+  onError(): void {
+    if (this.generation === this.stream.generation) this.stream.finish('');
+  }
+}
+
+/**
+ * The adapter calls end() once the body is done (direct mode closes it at
+ * once) and leaves listeners on the response for when it finishes or closes:
+ * one cancels the body's reader (closed already), one stops the request's
+ * abort signal from following the socket. Until the stream ends they would
+ * hold the body, its reader, the request's abort controller and signals for
+ * nothing: some 2 KB a stream. Run now, they do what they would do then, and
+ * all that is freed. `listening`: how many listeners there were before the
+ * adapter's; only those after are run.
+ */
+function releaseAdapter(res: ServerResponse, listening: { close: number; finish: number }): void {
+  for (const event of ['finish', 'close'] as const) {
+    for (const listener of res.listeners(event).slice(listening[event]) as ((this: ServerResponse) => void)[]) {
+      res.off(event, listener);
+      try {
+        listener.call(res);
+      } catch {
+        // Its cleanup failing changes nothing for the stream.
+      }
+    }
+  }
 }
 
 /** A header that marks the head of an event stream's own Response; removed before it is sent. */

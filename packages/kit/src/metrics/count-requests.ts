@@ -20,7 +20,7 @@ export function countRequest(req: IncomingMessage, res: ServerResponse, paths: G
     contentType = contentTypeOf(args) ?? headerText(this.getHeader('content-type'));
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as typeof res.writeHead;
-  res.once('close', () => {
+  res.on('close', () => {
     const group = routeGroup(pathOf(req.url), contentType ?? headerText(res.getHeader('content-type')), res.statusCode, paths);
     metrics.requests.inc({ group, status: statusLabel(res.statusCode, res.headersSent) });
     if (group !== 'stream') metrics.duration.observe({ group }, Number(process.hrtime.bigint() - started) / 1e9);

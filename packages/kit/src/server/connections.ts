@@ -55,7 +55,7 @@ export class ConnectionTracker {
   #track(socket: Socket): void {
     const state: SocketState = { responses: new Set() };
     this.#sockets.set(socket, state);
-    socket.once('close', () => {
+    socket.on('close', () => {
       clearTimeout(state.idleTimer);
       this.#sockets.delete(socket);
       if (this.#draining && this.#sockets.size === 0) this.#onEmpty?.();
@@ -71,7 +71,7 @@ export class ConnectionTracker {
     clearTimeout(state.idleTimer);
     state.responses.add(res);
     if (this.#draining) res.setHeader('Connection', 'close');
-    res.once('close', () => {
+    res.on('close', () => {
       state.responses.delete(res);
       if (this.#draining && state.responses.size === 0 && !socket.destroyed) this.#armIdleTimer(socket, state);
     });

@@ -31,7 +31,7 @@ export function guard(handler: Handler, log: (line: string) => void): RequestLis
     };
     const entry = { scope, fail };
     inFlight.add(entry);
-    res.once('close', () => inFlight.delete(entry));
+    res.on('close', () => inFlight.delete(entry));
     requestScope.run(scope, () => {
       try {
         const pending = handler(req, res);

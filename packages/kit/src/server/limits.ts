@@ -80,7 +80,9 @@ export class Limits {
     const client = this.#proxies.clientAddress(req);
     this.#streams += 1;
     this.#perClient.set(client, (this.#perClient.get(client) ?? 0) + 1);
-    res.once('close', () => {
+    // `on`, not `once` (here and in the other per-request listeners): 'close' comes once anyway, and `once` wraps each
+    // listener in two more objects that every held stream would keep for its whole life.
+    res.on('close', () => {
       this.#streams -= 1;
       const left = (this.#perClient.get(client) ?? 1) - 1;
       if (left > 0) this.#perClient.set(client, left);

@@ -15,7 +15,7 @@ export class LongLivedResponses {
    */
   add(res: ServerResponse, end: () => void): void {
     const forget = this.register(end, () => res.destroy());
-    res.once('close', forget);
+    res.on('close', forget);
   }
 
   /**

@@ -149,7 +149,7 @@ function capConnections(server: net.Server, limits: Limits | undefined): Set<str
   server.on('connection', (socket: net.Socket) => {
     const key = socketKey(socket);
     if (limits.openConnection()) over.add(key);
-    socket.once('close', () => {
+    socket.on('close', () => {
       limits.closeConnection();
       over.delete(key);
     });
