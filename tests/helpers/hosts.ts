@@ -44,7 +44,10 @@ export class SimulatedHost {
     const port = await freePort();
     const clean: NodeJS.ProcessEnv = { ...process.env };
     for (const key of Object.keys(clean)) if (/^(PM2_|pm_|NODE_APP_INSTANCE|LOGS_DIR$|PORT$|HOST$|WEB_INSTANCES$|SITE_|RELEASES_DIR$)/.test(key)) delete clean[key];
-    return new SimulatedHost(name, dir, port, { ...clean, PM2_HOME: path.join(dir, 'pm2'), NODE_ENV: 'production', FORCE_COLOR: '0', ...env });
+    // pnpm 11 and later install before `pnpm run` when a workspace looks out of date, and this copy's does (another
+    // path): that install would go through the node_modules link into the checkout's. Nothing needs installing here.
+    const noInstall = { npm_config_verify_deps_before_run: 'false', pnpm_config_verify_deps_before_run: 'false' };
+    return new SimulatedHost(name, dir, port, { ...clean, ...noInstall, PM2_HOME: path.join(dir, 'pm2'), NODE_ENV: 'production', FORCE_COLOR: '0', ...env });
   }
 
   get url(): string {
