@@ -9,13 +9,26 @@ export interface FanoutSource {
   watch(topic: string, push: (events: StoredEvent[]) => void): Promise<() => void>;
 }
 
-interface Subscriber {
-  options: SubscribeOptions;
+/** One subscription: its state and its close() in one object (a stream holds it for its whole life). */
+class Subscriber implements Subscription {
   /** The id of the last event delivered to it. */
-  cursor: string | undefined;
+  cursor: string | undefined = undefined;
   /** While its backlog is being read, live events wait here. */
-  buffer: StoredEvent[] | undefined;
-  closed: boolean;
+  buffer: StoredEvent[] | undefined = [];
+  closed = false;
+
+  constructor(
+    readonly fanout: Fanout,
+    readonly name: string,
+    readonly topic: Topic,
+    readonly options: SubscribeOptions,
+  ) {}
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fanout.leave(this);
+  }
 }
 
 interface Topic {
@@ -61,23 +74,24 @@ export class Fanout {
       topic = created;
       this.#topics.set(name, topic);
     }
-    const subscriber: Subscriber = { options, cursor: undefined, buffer: [], closed: false };
-    const close = () => {
-      if (subscriber.closed) return;
-      subscriber.closed = true;
-      topic.subscribers.delete(subscriber);
-      if (topic.subscribers.size === 0 && this.#topics.get(name) === topic) {
-        this.#topics.delete(name);
-        void topic.ready.then((stop) => stop(), () => undefined);
-      }
-    };
+    const subscriber = new Subscriber(this, name, topic, options);
     topic.subscribers.add(subscriber);
-    void this.#start(name, topic, subscriber, close);
-    return { close };
+    void this.#start(subscriber);
+    return subscriber;
   }
 
-  async #start(name: string, topic: Topic, subscriber: Subscriber, close: () => void): Promise<void> {
-    const { options } = subscriber;
+  /** A subscriber closed: the topic is no longer watched once it has none. */
+  leave(subscriber: Subscriber): void {
+    const { topic, name } = subscriber;
+    topic.subscribers.delete(subscriber);
+    if (topic.subscribers.size === 0 && this.#topics.get(name) === topic) {
+      this.#topics.delete(name);
+      void topic.ready.then((stop) => stop(), () => undefined);
+    }
+  }
+
+  async #start(subscriber: Subscriber): Promise<void> {
+    const { options, topic, name } = subscriber;
     try {
       await topic.ready;
       const backlog = await this.source.read(name, options.after);
@@ -91,7 +105,7 @@ export class Fanout {
       options.onCaughtUp?.(backlog.events.length);
     } catch (error) {
       // Storage failed (Redis down, say): no half subscription that gets live events but missed its backlog.
-      close();
+      subscriber.close();
       options.onError?.(error);
     }
   }
