@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
@@ -236,6 +237,26 @@ test('every bad input is answered as specified, and no worker restarts', { timeo
     assert.equal(res.status, status, `${options?.method ?? 'GET'} ${url.slice(0, 40)}: ${res.body.slice(0, 120)}`);
   }
   assert.deepEqual((await kit.workers()).map((w) => `${w.pm_id}:${w.pm2_env.restart_time}`), restarts);
+});
+
+test('an event stream leaves the HTTP server once its head is out: a close-delimited body on the bare socket, which hears the client leave', { timeout: 60_000 }, async () => {
+  const socket = net.connect(kit.port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.write(`GET /api/events/detached HTTP/1.1\r\nHost: 127.0.0.1:${kit.port}\r\nAccept: text/event-stream\r\n\r\n`);
+  await waitFor('the head and the first frame', () => text.includes('\r\n\r\n') && text.includes(': worker '));
+  const head = text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase();
+  assert.match(head, /^http\/1\.1 200 /);
+  // No client may reuse the connection, and nothing is framed: the stream's socket is written directly.
+  assert.match(head, /\r\nconnection: close(\r\n|$)/);
+  assert.doesNotMatch(head, /transfer-encoding/);
+  const { id } = await publish(kit, token, 'detached', { n: 1 });
+  await waitFor('the event, as is', () => text.includes(`id: ${id}\ndata: {"at":`) && text.includes('"data":{"n":1}}\n\n'));
+  // The client half-closes: the worker hears it and closes the stream (its subscription is checked gone below).
+  socket.end();
+  await waitFor('the worker to close the connection', () => socket.destroyed || socket.readableEnded);
+  socket.destroy();
 });
 
 test('no subscription or stream is left behind once clients go', { timeout: 60_000 }, async () => {

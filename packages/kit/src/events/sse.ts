@@ -1,10 +1,14 @@
 import type { ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import type { UnderlyingSource } from 'node:stream/web';
 import type { KitContext } from '../runtime/context.js';
 import { eventDelivered } from '../metrics/delivery.js';
 import { currentResponseFlow, type ResponseFlow } from '../runtime/response-flow.js';
+import { detach, endDetached, prepareDetach } from '../server/detach.js';
+import type { LongLived } from '../server/long-lived.js';
+import { whenDrained } from '../server/stalled-drain.js';
 import { safeEventName } from './event-name.js';
-import { onHeartbeat } from './heartbeat.js';
+import { joinHeartbeat, leaveHeartbeat, type Beating } from './heartbeat.js';
 import type { StoredEvent, SubscribeOptions, Subscription } from './types.js';
 
 export interface EventStreamOptions {
@@ -19,6 +23,9 @@ export interface EventStreamOptions {
 }
 
 const encoder = new TextEncoder();
+
+/** The options of a stream given none: one object for them all. */
+const NO_OPTIONS: EventStreamOptions = Object.freeze({});
 
 /** Each event's frame is made once, however many streams of this worker send it (streams with event names make their own). */
 const frames = new WeakMap<StoredEvent, string>();
@@ -66,12 +73,16 @@ interface Item {
  * once the adapter has written the head, they are written to the node
  * response directly (the body stays empty, and closes when the stream
  * ends). A fan-out to 20,000 streams then costs one write each, as in a bare
- * Node server, instead of a pull, a promise and a copy each. Elsewhere
+ * Node server, instead of a pull, a promise and a copy each. Once the
+ * adapter is done with the response, the stream's socket is taken out of
+ * Node's HTTP server (server/detach.ts) and written directly: an idle
+ * stream keeps its socket and subscription, not a request, a response and
+ * a parser. Elsewhere
  * (`astro dev`) the body is pulled. Either way events wait in a bounded
  * queue and go out only as the client's socket drains, so a reconnect with
  * megabytes of backlog is paced by the client instead of written in one go.
  */
-export function eventStream(context: KitContext, request: Request, topic: string, options: EventStreamOptions = {}): Response {
+export function eventStream(context: KitContext, request: Request, topic: string, options: EventStreamOptions = NO_OPTIONS): Response {
   const flow = currentResponseFlow();
   // Only the signal is kept: nothing below holds the Request (with its headers and URL) for the stream's life.
   const stream = new TopicStream(context, topic, options, options.after ?? lastEventId(request), request.signal, flow);
@@ -102,12 +113,15 @@ export function eventStream(context: KitContext, request: Request, topic: string
  * One stream's state. Held for the stream's whole life by 20,000 or more
  * streams per worker, so it is one object whose behaviour lives on the
  * prototype: a closure per step would cost each stream some 27 function
- * objects and their context. The few functions left are those something
- * else must be handed (a listener, the heartbeat's beat, the drain's end).
+ * objects and their context. It is its own member of the heartbeat and of
+ * the drain (beat, endStream, destroyStream); the one function left is its
+ * close listener.
  */
-class TopicStream implements UnderlyingSource<Uint8Array> {
-  /** Set once the adapter wrote the head: from then on events are written here. */
-  direct: ServerResponse | undefined;
+class TopicStream implements UnderlyingSource<Uint8Array>, Beating, LongLived {
+  /** Set once the adapter wrote the head: from then on events are written here; the socket itself once detached. */
+  direct: ServerResponse | Socket | undefined;
+  /** The head asked for a body the socket can carry alone (server/detach.ts): detach once the adapter is done. */
+  detachable = false;
   queue: Item[] = [];
   queued = 0;
   open = true;
@@ -120,10 +134,9 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
   replayed = 0;
   generation = 0;
   subscription: Subscription | undefined;
-  stopHeartbeat: (() => void) | undefined;
-  forget: (() => void) | undefined;
   wake: (() => void) | undefined;
-  waitingForDrain = false;
+  /** Set while the stream waits for its sink to drain: stops waiting. */
+  stopWaiting: (() => void) | undefined;
   controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The web body is closed (direct mode closes it at once; see watchHead). */
   bodyClosed = false;
@@ -141,7 +154,8 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     readonly asked: string | undefined,
     /** The request's abort signal: how a stream the adapter pulls hears that the client left (dropped once it is direct). */
     public signal: AbortSignal | undefined,
-    readonly flow: ResponseFlow | undefined,
+    /** Dropped once detached: it holds the response. */
+    public flow: ResponseFlow | undefined,
   ) {}
 
   /** Takes over the node response once the adapter writes a head that carries `marker`. */
@@ -152,6 +166,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
       res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
         res.writeHead = writeHead;
         const ours = takeMarker(args, marker);
+        if (ours && stream.open) stream.detachable = prepareDetach(res);
         const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
         if (ours && stream.open) stream.goDirect(res);
         resolve();
@@ -182,6 +197,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
         if (!handedOver) {
           handedOver = true;
           releaseAdapter(this, listening);
+          if (stream.detachable) stream.detach(this);
         }
         return this;
       }
@@ -193,21 +209,52 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     this.flush();
   }
 
+  /**
+   * Goes on on the response's bare socket: the response, its request and
+   * whatever hangs on them are freed. Stays on the response when the socket
+   * cannot be detached.
+   */
+  detach(res: ServerResponse): void {
+    res.off('close', this.onClose);
+    const socket = detach(res);
+    if (!socket) return void res.on('close', this.onClose);
+    socket.on('close', this.onClose);
+    this.direct = socket;
+    this.end = undefined;
+    this.flow = undefined;
+    this.headWritten = undefined;
+    // A wait for the response to drain would never end: the socket's drain is what counts now.
+    if (this.stopWaiting) {
+      this.stopWaiting();
+      this.stopWaiting = undefined;
+      this.waitForDrain();
+    }
+  }
+
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.controller = controller;
     this.signal?.addEventListener('abort', this.onClose, { once: true });
-    const { streams, worker } = this.context;
-    this.forget = streams.register(
-      () => this.finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker })}\n\n`),
-      () => {
-        if (!this.open) return;
-        this.cleanup();
-        if (this.direct) this.direct.destroy();
-        else if (!this.bodyClosed) this.controller?.error(new Error('the stream was ended by the worker'));
-      },
-    );
+    // Once the worker drains, it is ended at once.
+    this.context.streams.join(this);
     if (!this.open) return;
     this.begin().catch(() => this.finish(''));
+  }
+
+  /** The worker drains: a jittered `retry:` sends the client to another worker, spread out. */
+  endStream(): void {
+    this.finish(`retry: ${Math.round(250 + Math.random() * 1000)}\nevent: shutdown\ndata: ${JSON.stringify({ worker: this.context.worker })}\n\n`);
+  }
+
+  destroyStream(): void {
+    if (!this.open) return;
+    this.cleanup();
+    if (this.direct) this.direct.destroy();
+    else if (!this.bodyClosed) this.controller?.error(new Error('the stream was ended by the worker'));
+  }
+
+  /** A comment when nothing else is on its way: proxies and clients see the stream is alive. */
+  beat(): void {
+    if (this.queue.length === 0) this.enqueue({ text: ': heartbeat\n\n' });
   }
 
   async begin(): Promise<void> {
@@ -220,9 +267,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     this.enqueue({ text: `retry: ${settings.sseRetryMs}\n${this.asked === undefined ? `id: ${after}\n` : ''}: worker ${this.context.worker}\n\n` });
     this.follow(after);
     // One timer for all the worker's streams, not one each.
-    this.stopHeartbeat = onHeartbeat(settings.sseHeartbeatMs, () => {
-      if (this.queue.length === 0) this.enqueue({ text: ': heartbeat\n\n' });
-    });
+    joinHeartbeat(settings.sseHeartbeatMs, this);
   }
 
   async pull(): Promise<void> {
@@ -288,7 +333,7 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
   /** Direct mode: writes the queue while the response takes it, then reads on if the queue had been full. */
   flush(): void {
     const res = this.direct;
-    if (!res || this.waitingForDrain) return;
+    if (!res || this.stopWaiting) return;
     while (this.open && this.queue.length > 0 && !res.writableNeedDrain) {
       const { text, last } = this.take();
       res.write(text);
@@ -305,19 +350,20 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
 
   waitForDrain(): void {
     const res = this.direct;
-    if (!res || this.waitingForDrain || !this.open) return;
-    this.waitingForDrain = true;
-    res.once('drain', () => {
-      this.waitingForDrain = false;
+    if (!res || this.stopWaiting || !this.open) return;
+    this.stopWaiting = whenDrained(res, () => {
+      this.stopWaiting = undefined;
       this.flush();
     });
   }
 
   cleanup(): void {
     this.open = false;
-    this.stopHeartbeat?.();
+    leaveHeartbeat(this.context.settings.sseHeartbeatMs, this);
+    this.stopWaiting?.();
+    this.stopWaiting = undefined;
     this.subscription?.close();
-    this.forget?.();
+    this.context.streams.leave(this);
     this.signal?.removeEventListener('abort', this.onClose);
     this.queue.length = 0;
     const resume = this.wake;
@@ -334,6 +380,8 @@ class TopicStream implements UnderlyingSource<Uint8Array> {
     }
     this.cleanup();
     const res = this.direct;
+    // Detached: the body ends with the connection.
+    if (res instanceof Socket) return endDetached(res);
     if (res && this.end) {
       res.end = this.end;
       return void res.end();

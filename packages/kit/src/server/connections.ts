@@ -1,8 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { detachedSocket } from './detach.js';
 
 interface SocketState {
   responses: Set<ServerResponse>;
+  /** The socket carries an event stream detached from its response (server/detach.ts): busy until it closes. */
+  streaming?: boolean;
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -39,7 +42,7 @@ export class ConnectionTracker {
     this.#draining = true;
     for (const [socket, state] of this.#sockets) {
       for (const res of state.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
-      if (state.responses.size === 0) this.#armIdleTimer(socket, state);
+      if (state.responses.size === 0 && !state.streaming) this.#armIdleTimer(socket, state);
     }
     if (this.#sockets.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -73,7 +76,9 @@ export class ConnectionTracker {
     if (this.#draining) res.setHeader('Connection', 'close');
     res.on('close', () => {
       state.responses.delete(res);
-      if (this.#draining && state.responses.size === 0 && !socket.destroyed) this.#armIdleTimer(socket, state);
+      // Its stream goes on on the socket, and is ended by the drain like any other (LongLivedResponses).
+      if (detachedSocket(res)) state.streaming = true;
+      else if (this.#draining && state.responses.size === 0 && !socket.destroyed) this.#armIdleTimer(socket, state);
     });
   }
 

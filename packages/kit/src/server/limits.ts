@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TrustedProxies } from './client-address.js';
+import { detachedSocket } from './detach.js';
 import type { Handler } from './guard.js';
 
 export interface LimitCaps {
@@ -82,12 +83,23 @@ export class Limits {
     this.#perClient.set(client, (this.#perClient.get(client) ?? 0) + 1);
     // `on`, not `once` (here and in the other per-request listeners): 'close' comes once anyway, and `once` wraps each
     // listener in two more objects that every held stream would keep for its whole life.
+    const release = this.#releaser(client);
+    // A stream detached from its response (server/detach.ts) goes on until its socket closes.
     res.on('close', () => {
+      const socket = detachedSocket(res);
+      if (socket) socket.on('close', release);
+      else release();
+    });
+  }
+
+  /** Made apart from addStream: a closure made there would share its scope, and keep the detached response alive. */
+  #releaser(client: string): () => void {
+    return () => {
       this.#streams -= 1;
       const left = (this.#perClient.get(client) ?? 1) - 1;
       if (left > 0) this.#perClient.set(client, left);
       else this.#perClient.delete(client);
-    });
+    };
   }
 
   stats(): LimitStats {

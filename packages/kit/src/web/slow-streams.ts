@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { withResponseFlow } from '../runtime/response-flow.js';
 import type { Handler } from '../server/index.js';
+import { STALL_MS } from '../server/stalled-drain.js';
 
-/** A stream whose client reads nothing for this long, with data waiting, is cut; it reconnects and resumes from its last id. */
-export const STALL_MS = 10_000;
+export { STALL_MS };
 
 /** Past this much unsent data a stream is cut at once, reading or not: a bound on what one connection may hold in memory. */
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
