@@ -37,6 +37,11 @@ export function compareRuns(a: BenchResults, b: BenchResults, nameA = 'A', nameB
     add(`${setup}: held p50 ms`, (run) => row(run)?.latency.p50);
     add(`${setup}: held p99 ms`, (run) => row(run)?.latency.p99);
   }
+  for (const server of new Set([...(a.idleMemory ?? []), ...(b.idleMemory ?? [])].map((row) => row.server))) {
+    const row = (run: BenchResults) => run.idleMemory?.find((m) => m.server === server);
+    add(`${server}: heap per idle stream KiB`, (run) => row(run)?.perStreamKiB.heapUsed);
+    add(`${server}: resident per idle stream KiB`, (run) => row(run)?.perStreamKiB.rss);
+  }
   const counts = new Set([...(a.scaling ?? []), ...(b.scaling ?? [])].map((row) => row.workers));
   for (const workers of [...counts].sort((x, y) => x - y)) {
     const row = (run: BenchResults) => run.scaling?.find((s) => s.workers === workers);

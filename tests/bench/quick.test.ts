@@ -32,6 +32,12 @@ test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and
       assert.equal(row.established, row.target, row.setup);
       for (const latency of [row.idle, row.latency]) assert.equal(latency.delivered, latency.streams * latency.events, row.setup);
     }
+    // Memory per idle stream after a full collection: the kit's worker and the bare server, every stream held.
+    assert.deepEqual(results.idleMemory?.map((row) => row.server), ['kit worker', 'bare Node SSE server']);
+    for (const row of results.idleMemory ?? []) {
+      assert.equal(row.established, row.streams, row.server);
+      assert.ok(row.perStreamKiB.heapUsed > 0, `${row.server}: an idle stream costs some heap`);
+    }
     // The scale run: every stream heartbeats, gets every event, and comes back after the reload at the last event, with no gap.
     const scale = results.scale!;
     assert.equal(scale.established, scale.target);
@@ -47,7 +53,10 @@ test('BENCH_QUICK=1 pnpm bench runs every scenario and writes JSON, Markdown and
     const compared = await exec(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'tests', 'bench', 'run.ts'), '--compare', json, json], process.env, 60_000);
     assert.equal(compared.code, 0, compared.output);
     assert.match(compared.stdout, /\| kit, file backend: held p99 ms \| [\d.]+ \| [\d.]+ \| 1\.00× \|/);
-    assert.match(readFileSync(path.join(logs, 'bench', 'latest.md'), 'utf8'), /\| PM2 cluster, \d+ workers \| \d+/);
+    assert.match(compared.stdout, /\| kit worker: heap per idle stream KiB \| [\d.]+ \| [\d.]+ \| 1\.00× \|/);
+    const report = readFileSync(path.join(logs, 'bench', 'latest.md'), 'utf8');
+    assert.match(report, /\| PM2 cluster, \d+ workers \| \d+/);
+    assert.match(report, /\| kit worker \| \d+ of \d+ \| [\d.]+ KiB \|/);
     assert.match(readFileSync(path.join(logs, 'bench', 'throughput.svg'), 'utf8'), /^<svg /);
   } finally {
     rmSync(logs, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import type { IdleMemory } from './idle-memory.js';
 import type { LoadResult } from './load.js';
 import type { FanoutLatency } from './sse.js';
 
@@ -59,6 +60,8 @@ export interface BenchResults {
   sse: { target: number; established: number; failed: number; memoryPerStreamKiB: number; workers: number; idle: FanoutLatency; latency: FanoutLatency };
   /** Absent from runs before the stream rows were added. */
   streams?: StreamRow[];
+  /** One process each, after a full collection (idle-memory.ts). */
+  idleMemory?: IdleMemory[];
   scaling?: ScalingRow[];
   scale?: ScaleRun;
 }
@@ -83,6 +86,21 @@ ${first.idle.streams} measuring streams get ${first.idle.events} events at 10/s,
 | server | held | memory per stream | idle p50 / p99 | idle, other worker | held p50 / p99 | held, other worker | held p99 vs bare |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${table.map((row) => `| ${row} |`).join('\n')}
+`;
+}
+
+function idleMemorySection(results: BenchResults): string {
+  const rows = results.idleMemory ?? [];
+  if (rows.length === 0) return '';
+  const kib = (value: number) => `${value.toFixed(1)} KiB`;
+  return `
+### Memory per idle stream, after a full collection
+
+One server process holds ${rows[0]!.streams} idle streams from a separate client process; memory after two full garbage collections, less the same before they opened, per stream. The rows above are resident memory of the whole cluster without a forced collection, garbage included.
+
+| server | held | heap used | heap committed | resident |
+| --- | ---: | ---: | ---: | ---: |
+${rows.map((row) => `| ${row.server} | ${row.established} of ${row.streams} | ${kib(row.perStreamKiB.heapUsed)} | ${kib(row.perStreamKiB.heapCommitted)} | ${kib(row.perStreamKiB.rss)} |`).join('\n')}
 `;
 }
 
@@ -165,7 +183,7 @@ ${rows.map((row) => `| ${row} |`).join('\n')}
 | server memory per stream | ${results.sse.memoryPerStreamKiB} KiB |
 | publish → receipt, ${results.sse.idle.streams} streams, nothing else open | p50 ${ms(results.sse.idle.p50)}, p99 ${ms(results.sse.idle.p99)}; on another worker than the publisher's: p50 ${ms(results.sse.idle.otherWorkerP50)}, p99 ${ms(results.sse.idle.otherWorkerP99)} |
 | publish → receipt, ${results.sse.latency.streams} streams, with the ${results.sse.established} held ones receiving every event too | p50 ${ms(results.sse.latency.p50)}, p99 ${ms(results.sse.latency.p99)}; on another worker than the publisher's: p50 ${ms(results.sse.latency.otherWorkerP50)}, p99 ${ms(results.sse.latency.otherWorkerP99)} |
-${streamsSection(results)}${scaleSection(results)}${scalingSection(results)}`;
+${streamsSection(results)}${idleMemorySection(results)}${scaleSection(results)}${scalingSection(results)}`;
 }
 
 /** A bar chart of page and /healthz throughput per setup, as SVG. */

@@ -18,6 +18,7 @@ import { backgroundLoad, load, type LoadResult } from './load.js';
 import { startRedis } from '../helpers/redis.js';
 import { compareRuns } from './compare.js';
 import { markdown, throughputChart, type BenchResults, type ScaleRun, type ScalingRow, type StreamRow, type Throughput } from './report.js';
+import { idleStreamMemory, type IdleMemory } from './idle-memory.js';
 import { fanoutLatency, holdStreams, openFileLimit, publishOver, settledRssBytes } from './sse.js';
 import { benchEventsToken } from './token.js';
 
@@ -31,7 +32,7 @@ if (process.argv[2] === '--compare') {
 const quick = process.env.BENCH_QUICK === '1';
 const cores = os.cpus().length;
 const plan = quick
-  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, scaleStreams: 600, scaleWorkers: 2 }
+  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, probeStreams: 300, scaleStreams: 600, scaleWorkers: 2 }
   : {
       seconds: 10,
       connections: 32,
@@ -39,6 +40,7 @@ const plan = quick
       latencyStreams: 100,
       latencyEvents: 100,
       reloads: 3,
+      probeStreams: 10_000,
       // 40,000 streams need more than the 20,000 files one process may open: spread them over 10,000 per worker at most.
       scaleStreams: Number(process.env.BENCH_SCALE_STREAMS ?? 40_000),
       scaleWorkers: Math.max(cores, Math.ceil(Number(process.env.BENCH_SCALE_STREAMS ?? 40_000) / 10_000)),
@@ -101,6 +103,7 @@ async function main(): Promise<BenchResults> {
     const fileRow = await streamRow('kit, file backend', kit.url, benchEventsToken(kit.logsDir), (await kit.onlineWorkers(cores)).map((w) => w.pid), 'file');
     await kit.cleanup();
     const streams = [fileRow, await redisRow(), await bareRow()];
+    const idleMemory = await idleMemoryRows();
     step(`scale: ${plan.scaleStreams} streams over ${plan.scaleWorkers} workers, heartbeats, and a reload that drains them all`);
     const scale = await scaleRun();
 
@@ -115,6 +118,7 @@ async function main(): Promise<BenchResults> {
       deploy,
       sse: { ...fileRow, target: fileRow.target, workers: fileRow.workers },
       streams,
+      idleMemory,
       scaling,
       scale,
     };
@@ -227,6 +231,18 @@ async function bareRow(): Promise<StreamRow> {
   } finally {
     await stop(bare.child);
   }
+}
+
+/** What an idle stream costs one process of the kit and of the bare server, after a full collection. */
+async function idleMemoryRows(): Promise<IdleMemory[]> {
+  const rows: IdleMemory[] = [];
+  for (const which of ['kit', 'bare'] as const) {
+    step(`memory per idle stream, ${which === 'kit' ? 'the kit\'s worker' : 'the bare Node SSE server'}: ${plan.probeStreams} streams on one process, after a full collection`);
+    const row = await idleStreamMemory(which, plan.probeStreams);
+    console.log(`  ${row.established} held, ${row.failed} failed; heap used ${row.perStreamKiB.heapUsed} KiB, resident ${row.perStreamKiB.rss} KiB each`);
+    rows.push(row);
+  }
+  return rows;
 }
 
 /** tests/bench/bare-sse-server.ts on a free port with `workers` processes; resolves once all listen. */

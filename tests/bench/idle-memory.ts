@@ -1,0 +1,157 @@
+// What one idle event stream costs the server, measured the way that
+// leaves nothing to chance: one server process, loaded with
+// memory-probe-preload.mjs, which collects garbage fully before it reports;
+// its memory with `streams` streams held from a separate client process,
+// less the same before they opened, per stream. The bench's rows (RSS of a
+// cluster without a forced collection) include garbage not yet collected;
+// these do not. Used by `pnpm bench` and by memory-probe.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, request } from '../helpers/http.js';
+import { repoRoot } from '../helpers/kit.js';
+import { waitFor } from '../helpers/wait.js';
+import { holdStreams, rssBytes } from './sse.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+export type ProbedServer = 'kit' | 'bare';
+
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  heapCommitted: number;
+  external: number;
+  arrayBuffers: number;
+  mallocedMemory: number;
+}
+
+/** One server's idle-stream cost, per stream, in KiB. */
+export interface IdleMemory {
+  server: string;
+  streams: number;
+  established: number;
+  failed: number;
+  perStreamKiB: { rss: number; heapUsed: number; heapCommitted: number; external: number };
+}
+
+/** A probed server, for hooks that look closer (heap snapshots). */
+export interface Probed {
+  name: string;
+  url: string;
+  /** The process that holds the streams. */
+  pid: number;
+  /** Where the preload writes its reports and snapshots. */
+  dir: string;
+  child: ChildProcess;
+}
+
+export interface ProbeHooks {
+  /** Streams not yet open, garbage collected. */
+  before?(server: Probed): Promise<void>;
+  /** Every stream held, garbage collected; `before` and `after` as measured. */
+  held?(server: Probed, established: number, before: Memory, after: Memory): Promise<void>;
+}
+
+/** Holds `streams` idle streams on one process of `which` and reports what each costs. */
+export async function idleStreamMemory(which: ProbedServer, streams: number, hooks: ProbeHooks = {}): Promise<IdleMemory> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kit-memory-probe-'));
+  const server = await (which === 'kit' ? startKit(dir, streams) : startBare(dir));
+  try {
+    // Warm: a few streams opened and closed, so code paths are compiled and lazy modules loaded before "before".
+    const warm = await holdStreams(`${server.url}/api/events/probe-held`, 20, 20);
+    warm.close();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const before = await settled(server);
+    await hooks.before?.(server);
+    const held = await holdStreams(`${server.url}/api/events/probe-held`, streams, 5000);
+    try {
+      const after = await settled(server);
+      await hooks.held?.(server, held.established, before, after);
+      const per = (key: keyof Memory) => (held.established > 0 ? Math.round(((after[key] - before[key]) / held.established / 1024) * 100) / 100 : 0);
+      return {
+        server: server.name,
+        streams,
+        established: held.established,
+        failed: held.failed,
+        perStreamKiB: { rss: per('rss'), heapUsed: per('heapUsed'), heapCommitted: per('heapCommitted'), external: per('external') },
+      };
+    } finally {
+      held.close();
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    if (server.child.exitCode === null && server.child.signalCode === null) await once(server.child, 'exit');
+    if (process.env.PROBE_KEEP === '1') console.log(`  probe files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function baseEnv(dir: string, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${path.join(here, 'memory-probe-preload.mjs')}`.trim(),
+    MEMORY_PROBE_DIR: dir,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    SSE_HEARTBEAT_MS: '5000',
+  };
+  delete env.NODE_APP_INSTANCE;
+  return env;
+}
+
+/** The kit's worker (packages/kit/dist/web/main.js), one process, as the bench's one-process row runs it. */
+async function startKit(dir: string, streams: number): Promise<Probed> {
+  const port = await freePort();
+  const env = {
+    ...baseEnv(dir, port),
+    ASTRO_CLUSTER_ROOT: repoRoot,
+    LOGS_DIR: path.join(dir, 'logs'),
+    NODE_ENV: 'production',
+    ASTRO_NODE_LOGGING: 'disabled',
+    MAX_STREAMS_PER_CLIENT: String(streams + 1000),
+  };
+  const child = spawn(process.execPath, [path.join(repoRoot, 'packages', 'kit', 'dist', 'web', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('the kit to answer', async () => (await request(`${url}/healthz`)).status === 200, { timeoutMs: 60_000 });
+  return { name: 'kit worker', url, pid: child.pid!, dir, child };
+}
+
+/** tests/bench/bare-sse-server.ts with one worker: the streams are held by that worker. */
+async function startBare(dir: string): Promise<Probed> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(here, 'bare-sse-server.ts')], {
+    env: { ...baseEnv(dir, port), WORKERS: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await waitFor('the bare SSE server to listen', () => out.includes('ready'), { timeoutMs: 60_000 });
+  const worker = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  return { name: 'bare Node SSE server', url: `http://127.0.0.1:${port}`, pid: worker, dir, child };
+}
+
+/** Full GC in the server, then its memory. */
+async function memoryOf(server: Probed): Promise<Memory> {
+  const file = path.join(server.dir, `${server.pid}.json`);
+  rmSync(file, { force: true });
+  process.kill(server.pid, 'SIGUSR2');
+  await waitFor('the server\'s memory report', () => existsSync(file), { timeoutMs: 30_000 });
+  return JSON.parse(readFileSync(file, 'utf8')) as Memory;
+}
+
+/** Memory once it stops falling: a few full collections a second apart, the lowest RSS of them. */
+async function settled(server: Probed): Promise<Memory> {
+  let best = await memoryOf(server);
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = await memoryOf(server);
+    if (now.rss < best.rss) best = { ...now };
+    else best = { ...now, rss: best.rss };
+  }
+  // RSS from /proc, as the bench reads it (the same number as process.memoryUsage().rss).
+  return { ...best, rss: Math.min(best.rss, rssBytes([server.pid])) };
+}
