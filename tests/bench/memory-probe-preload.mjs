@@ -19,7 +19,8 @@ if (dir) {
     const memory = process.memoryUsage();
     const heap = v8.getHeapStatistics();
     const file = path.join(dir, `${process.pid}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ ...memory, heapCommitted: heap.total_physical_size, mallocedMemory: heap.malloced_memory, at: Date.now() }));
+    const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+    writeFileSync(`${file}.tmp`, JSON.stringify({ ...memory, heapCommitted: heap.total_physical_size, mallocedMemory: heap.malloced_memory, youngCommitted: young?.physical_space_size ?? 0, at: Date.now() }));
     renameSync(`${file}.tmp`, file);
   });
   process.on('SIGWINCH', () => {

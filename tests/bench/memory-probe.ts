@@ -79,7 +79,7 @@ async function probe(which: ProbedServer): Promise<void> {
   };
   const result = await idleStreamMemory(which, streams, hooks);
   const kib = result.perStreamKiB;
-  console.log(`${result.server}: ${result.established} streams held (${result.failed} failed); per stream: rss ${kib.rss} KiB, heap used ${kib.heapUsed} KiB, heap committed ${kib.heapCommitted} KiB, external ${kib.external} KiB`);
+  console.log(`${result.server}: ${result.established} streams held (${result.failed} failed); per stream: rss ${kib.rss} KiB, heap used ${kib.heapUsed} KiB, heap committed ${kib.heapCommitted} KiB, external ${kib.external} KiB (young generation ${result.youngGenerationMiB.before} → ${result.youngGenerationMiB.after} MiB, left out)`);
   console.log(detail);
 }
 

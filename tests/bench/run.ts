@@ -328,8 +328,9 @@ async function scaleRun(): Promise<ScaleRun> {
     publishing = false;
     await publisher;
     const reloadSeconds = round((Date.now() - reloadBegan) / 1000);
-    last = (await publishOver(kit.url, token, 'bench-scale', { after: true })).id;
+    // Every stream reconnects at once: on a small machine the workers take a while to get to a new request.
     const resumeBegan = Date.now();
+    last = (await publishOver(kit.url, token, 'bench-scale', { after: true }, 120_000)).id;
     await waitFor('every stream back, at the last event', async () => (await held!.report(Number(last))).atId === everyone, { timeoutMs: 180_000, intervalMs: 1000 }).catch(() => undefined);
     const resumeSeconds = round((Date.now() - resumeBegan) / 1000);
     const after = await held.report(Number(last));

@@ -86,11 +86,12 @@ export async function holdStreams(
 }
 
 /** Publishes through the HTTP API on a new connection (any worker may take it): the id and the worker that stored it. */
-export async function publishOver(base: string, token: string, topic: string, data: unknown): Promise<{ id: string; worker: string }> {
+export async function publishOver(base: string, token: string, topic: string, data: unknown, timeoutMs?: number): Promise<{ id: string; worker: string }> {
   const res = await request(`${base}/api/events/${topic}`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify(data),
+    timeoutMs,
   });
   assert.equal(res.status, 201, res.body);
   return { id: (JSON.parse(res.body) as { id: string }).id, worker: String(res.headers['x-worker']) };

@@ -10,10 +10,10 @@ export interface SimpleResponse {
 /** One request on a new connection (so the cluster may hand it to any worker). */
 export function request(
   url: string,
-  { method = 'GET', headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  { method = 'GET', headers = {}, body, timeoutMs = 10_000 }: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
 ): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false, timeout: 10_000 }, (res) => {
+    const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
