@@ -1,8 +1,12 @@
 // What one idle event stream costs the server, measured the way that
 // leaves nothing to chance: one server process, loaded with
 // memory-probe-preload.mjs, which collects garbage fully before it reports;
-// its memory with `streams` streams held from a separate client process,
-// less the same before they opened, per stream. The bench's rows (RSS of a
+// its memory with `streams` streams held idle from a separate client
+// process for `idleSeconds`, less the same before they opened, per stream.
+// The wait is part of the measure: opening thousands of connections at once
+// leaves V8's old space fragmented (the requests' garbage between the
+// streams' objects) by 2 to 4 KiB a stream, which a full collection alone
+// does not give back and V8's memory reducer does, once the server is idle. The bench's rows (RSS of a
 // cluster without a forced collection) include garbage not yet collected;
 // these do not. Used by `pnpm bench` and by memory-probe.ts.
 //
@@ -41,6 +45,8 @@ export interface Memory {
 export interface IdleMemory {
   server: string;
   streams: number;
+  /** How long the streams were held idle before the measurement. */
+  idleSeconds: number;
   established: number;
   failed: number;
   /** Committed and resident memory leave the young generation out (see above). */
@@ -68,7 +74,7 @@ export interface ProbeHooks {
 }
 
 /** Holds `streams` idle streams on one process of `which` and reports what each costs. */
-export async function idleStreamMemory(which: ProbedServer, streams: number, hooks: ProbeHooks = {}): Promise<IdleMemory> {
+export async function idleStreamMemory(which: ProbedServer, { streams, idleSeconds }: { streams: number; idleSeconds: number }, hooks: ProbeHooks = {}): Promise<IdleMemory> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kit-memory-probe-'));
   const server = await (which === 'kit' ? startKit(dir, streams) : startBare(dir));
   try {
@@ -80,6 +86,8 @@ export async function idleStreamMemory(which: ProbedServer, streams: number, hoo
     await hooks.before?.(server);
     const held = await holdStreams(`${server.url}/api/events/probe-held`, streams, 5000);
     try {
+      // Idle, as such a server is: V8's memory reducer gives back what the burst of opening them left.
+      await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
       const after = await settled(server);
       await hooks.held?.(server, held.established, before, after);
       const perStream = (bytes: number) => (held.established > 0 ? Math.round((bytes / held.established / 1024) * 100) / 100 : 0);
@@ -88,6 +96,7 @@ export async function idleStreamMemory(which: ProbedServer, streams: number, hoo
       return {
         server: server.name,
         streams,
+        idleSeconds,
         established: held.established,
         failed: held.failed,
         perStreamKiB: { rss: perStream(grown('rss') - young), heapUsed: perStream(grown('heapUsed')), heapCommitted: perStream(grown('heapCommitted') - young), external: perStream(grown('external')) },

@@ -1,10 +1,11 @@
 // `node --import tsx tests/bench/memory-probe.ts [STREAMS] [--snapshot]`:
 // what one idle event stream costs the server (idle-memory.ts), the kit's
 // worker beside the bare Node SSE server, with STREAMS (default 3000)
-// streams. With --snapshot it also writes a heap snapshot before and after
-// and lists what the streams retain, by constructor. PROBE_ONLY=kit|bare
-// probes one; PROBE_KEEP=1 keeps the files (Chrome DevTools → Memory →
-// Load). Not a test: a tool for finding what a stream keeps alive.
+// streams held idle for PROBE_IDLE_S seconds (default 30). With --snapshot
+// it also writes a heap snapshot before and after and lists what the
+// streams retain, by constructor. PROBE_ONLY=kit|bare probes one;
+// PROBE_KEEP=1 keeps the files (Chrome DevTools → Memory → Load). Not a
+// test: a tool for finding what a stream keeps alive.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../helpers/wait.js';
@@ -77,7 +78,7 @@ async function probe(which: ProbedServer): Promise<void> {
       if (beforeSnapshot) detail += `\n${retained(beforeSnapshot, await heapSnapshot(server), established)}`;
     },
   };
-  const result = await idleStreamMemory(which, streams, hooks);
+  const result = await idleStreamMemory(which, { streams, idleSeconds: Number(process.env.PROBE_IDLE_S ?? 30) }, hooks);
   const kib = result.perStreamKiB;
   console.log(`${result.server}: ${result.established} streams held (${result.failed} failed); per stream: rss ${kib.rss} KiB, heap used ${kib.heapUsed} KiB, heap committed ${kib.heapCommitted} KiB, external ${kib.external} KiB (young generation ${result.youngGenerationMiB.before} → ${result.youngGenerationMiB.after} MiB, left out)`);
   console.log(detail);

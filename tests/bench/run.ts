@@ -32,7 +32,7 @@ if (process.argv[2] === '--compare') {
 const quick = process.env.BENCH_QUICK === '1';
 const cores = os.cpus().length;
 const plan = quick
-  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, probeStreams: 300, scaleStreams: 600, scaleWorkers: 2 }
+  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, probeStreams: 300, probeIdleSeconds: 1, scaleStreams: 600, scaleWorkers: 2 }
   : {
       seconds: 10,
       connections: 32,
@@ -41,6 +41,7 @@ const plan = quick
       latencyEvents: 100,
       reloads: 3,
       probeStreams: 10_000,
+      probeIdleSeconds: 30,
       // 40,000 streams need more than the 20,000 files one process may open: spread them over 10,000 per worker at most.
       scaleStreams: Number(process.env.BENCH_SCALE_STREAMS ?? 40_000),
       scaleWorkers: Math.max(cores, Math.ceil(Number(process.env.BENCH_SCALE_STREAMS ?? 40_000) / 10_000)),
@@ -237,8 +238,8 @@ async function bareRow(): Promise<StreamRow> {
 async function idleMemoryRows(): Promise<IdleMemory[]> {
   const rows: IdleMemory[] = [];
   for (const which of ['kit', 'bare'] as const) {
-    step(`memory per idle stream, ${which === 'kit' ? 'the kit\'s worker' : 'the bare Node SSE server'}: ${plan.probeStreams} streams on one process, after a full collection`);
-    const row = await idleStreamMemory(which, plan.probeStreams);
+    step(`memory per idle stream, ${which === 'kit' ? 'the kit\'s worker' : 'the bare Node SSE server'}: ${plan.probeStreams} streams on one process, idle ${plan.probeIdleSeconds} s, after a full collection`);
+    const row = await idleStreamMemory(which, { streams: plan.probeStreams, idleSeconds: plan.probeIdleSeconds });
     console.log(`  ${row.established} held, ${row.failed} failed; heap used ${row.perStreamKiB.heapUsed} KiB, resident ${row.perStreamKiB.rss} KiB each`);
     rows.push(row);
   }
