@@ -55,6 +55,40 @@ export interface IdleMemory {
   youngGenerationMiB: { before: number; after: number };
 }
 
+/** Several runs of one server: the median of each figure, and the range of resident memory. */
+export interface IdleMemorySummary extends IdleMemory {
+  runs: number;
+  residentRangeKiB: [number, number];
+}
+
+/**
+ * The median run by run (V8's page bookkeeping after the burst of opening
+ * the streams moves committed and resident memory by a few KiB a stream
+ * from one run to the next; heap used hardly moves).
+ */
+export function medianOf(runs: IdleMemory[]): IdleMemorySummary {
+  if (runs.length === 0) throw new Error('medianOf: no runs');
+  const median = (pick: (run: IdleMemory) => number) => {
+    const sorted = runs.map(pick).sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[mid]! : Math.round(((sorted[mid - 1]! + sorted[mid]!) / 2) * 100) / 100;
+  };
+  const resident = runs.map((run) => run.perStreamKiB.rss);
+  return {
+    ...runs[0]!,
+    established: Math.min(...runs.map((run) => run.established)),
+    failed: Math.max(...runs.map((run) => run.failed)),
+    perStreamKiB: {
+      rss: median((run) => run.perStreamKiB.rss),
+      heapUsed: median((run) => run.perStreamKiB.heapUsed),
+      heapCommitted: median((run) => run.perStreamKiB.heapCommitted),
+      external: median((run) => run.perStreamKiB.external),
+    },
+    runs: runs.length,
+    residentRangeKiB: [Math.min(...resident), Math.max(...resident)],
+  };
+}
+
 /** A probed server, for hooks that look closer (heap snapshots). */
 export interface Probed {
   name: string;

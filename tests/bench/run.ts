@@ -18,7 +18,7 @@ import { backgroundLoad, load, type LoadResult } from './load.js';
 import { startRedis } from '../helpers/redis.js';
 import { compareRuns } from './compare.js';
 import { markdown, throughputChart, type BenchResults, type ScaleRun, type ScalingRow, type StreamRow, type Throughput } from './report.js';
-import { idleStreamMemory, type IdleMemory } from './idle-memory.js';
+import { idleStreamMemory, medianOf, type IdleMemory, type IdleMemorySummary } from './idle-memory.js';
 import { fanoutLatency, holdStreams, openFileLimit, publishOver, settledRssBytes } from './sse.js';
 import { benchEventsToken } from './token.js';
 
@@ -32,7 +32,7 @@ if (process.argv[2] === '--compare') {
 const quick = process.env.BENCH_QUICK === '1';
 const cores = os.cpus().length;
 const plan = quick
-  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, probeStreams: 300, probeIdleSeconds: 1, scaleStreams: 600, scaleWorkers: 2 }
+  ? { seconds: 2, connections: 16, streams: 300, latencyStreams: 20, latencyEvents: 20, reloads: 1, probeStreams: 300, probeIdleSeconds: 1, probeRuns: 1, scaleStreams: 600, scaleWorkers: 2 }
   : {
       seconds: 10,
       connections: 32,
@@ -42,6 +42,7 @@ const plan = quick
       reloads: 3,
       probeStreams: 10_000,
       probeIdleSeconds: 30,
+      probeRuns: 3,
       // 40,000 streams need more than the 20,000 files one process may open: spread them over 10,000 per worker at most.
       scaleStreams: Number(process.env.BENCH_SCALE_STREAMS ?? 40_000),
       scaleWorkers: Math.max(cores, Math.ceil(Number(process.env.BENCH_SCALE_STREAMS ?? 40_000) / 10_000)),
@@ -234,14 +235,18 @@ async function bareRow(): Promise<StreamRow> {
   }
 }
 
-/** What an idle stream costs one process of the kit and of the bare server, after a full collection. */
-async function idleMemoryRows(): Promise<IdleMemory[]> {
-  const rows: IdleMemory[] = [];
+/** What an idle stream costs one process of the kit and of the bare server, after a full collection: the median of a few runs. */
+async function idleMemoryRows(): Promise<IdleMemorySummary[]> {
+  const rows: IdleMemorySummary[] = [];
   for (const which of ['kit', 'bare'] as const) {
-    step(`memory per idle stream, ${which === 'kit' ? 'the kit\'s worker' : 'the bare Node SSE server'}: ${plan.probeStreams} streams on one process, idle ${plan.probeIdleSeconds} s, after a full collection`);
-    const row = await idleStreamMemory(which, { streams: plan.probeStreams, idleSeconds: plan.probeIdleSeconds });
-    console.log(`  ${row.established} held, ${row.failed} failed; heap used ${row.perStreamKiB.heapUsed} KiB, resident ${row.perStreamKiB.rss} KiB each`);
-    rows.push(row);
+    const runs: IdleMemory[] = [];
+    for (let run = 1; run <= plan.probeRuns; run++) {
+      step(`memory per idle stream, ${which === 'kit' ? 'the kit\'s worker' : 'the bare Node SSE server'} (run ${run} of ${plan.probeRuns}): ${plan.probeStreams} streams on one process, idle ${plan.probeIdleSeconds} s, after a full collection`);
+      const result = await idleStreamMemory(which, { streams: plan.probeStreams, idleSeconds: plan.probeIdleSeconds });
+      console.log(`  ${result.established} held, ${result.failed} failed; heap used ${result.perStreamKiB.heapUsed} KiB, committed ${result.perStreamKiB.heapCommitted} KiB, resident ${result.perStreamKiB.rss} KiB each`);
+      runs.push(result);
+    }
+    rows.push(medianOf(runs));
   }
   return rows;
 }
