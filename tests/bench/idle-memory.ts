@@ -3,12 +3,14 @@
 // memory-probe-preload.mjs, which collects garbage fully before it reports;
 // its memory with `streams` streams held idle from a separate client
 // process for `idleSeconds`, less the same before they opened, per stream.
+// Used by `pnpm bench` (the median of a few runs) and by memory-probe.ts.
+// The bench's cluster rows (RSS without a forced collection) include
+// garbage not yet collected; these do not.
+//
 // The wait is part of the measure: opening thousands of connections at once
 // leaves V8's old space fragmented (the requests' garbage between the
 // streams' objects) by 2 to 4 KiB a stream, which a full collection alone
-// does not give back and V8's memory reducer does, once the server is idle. The bench's rows (RSS of a
-// cluster without a forced collection) include garbage not yet collected;
-// these do not. Used by `pnpm bench` and by memory-probe.ts.
+// keeps and V8's memory reducer, on an idle server, compacts in part.
 //
 // The young generation is left out of committed and resident memory: V8
 // grows it after any burst of allocation, such as thousands of connections
@@ -120,7 +122,7 @@ export async function idleStreamMemory(which: ProbedServer, { streams, idleSecon
     await hooks.before?.(server);
     const held = await holdStreams(`${server.url}/api/events/probe-held`, streams, 5000);
     try {
-      // Idle, as such a server is: V8's memory reducer gives back what the burst of opening them left.
+      // Idle, as such a server is: V8's memory reducer gives back part of what the burst of opening them left.
       await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
       const after = await settled(server);
       await hooks.held?.(server, held.established, before, after);
