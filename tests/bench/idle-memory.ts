@@ -18,13 +18,13 @@
 // whatever the number of streams. Per stream it would be noise of up to
 // 3 KiB at 10,000 streams, in either direction. Heap used is as measured.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, request } from '../helpers/http.js';
 import { repoRoot } from '../helpers/kit.js';
 import { waitFor } from '../helpers/wait.js';
+import { oneProcessEnv, startBareServer, stopChild } from './processes.js';
 import { holdStreams, rssBytes } from './sse.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -142,55 +142,35 @@ export async function idleStreamMemory(which: ProbedServer, { streams, idleSecon
       held.close();
     }
   } finally {
-    server.child.kill('SIGTERM');
-    if (server.child.exitCode === null && server.child.signalCode === null) await once(server.child, 'exit');
+    await stopChild(server.child);
     if (process.env.PROBE_KEEP === '1') console.log(`  probe files kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function baseEnv(dir: string, port: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+/** What both probed servers run with: the preload that reports memory. */
+function probeEnv(dir: string): NodeJS.ProcessEnv {
+  return {
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${path.join(here, 'memory-probe-preload.mjs')}`.trim(),
     MEMORY_PROBE_DIR: dir,
-    HOST: '127.0.0.1',
-    PORT: String(port),
     SSE_HEARTBEAT_MS: '5000',
   };
-  delete env.NODE_APP_INSTANCE;
-  return env;
 }
 
 /** The kit's worker (packages/kit/dist/web/main.js), one process, as the bench's one-process row runs it. */
 async function startKit(dir: string, streams: number): Promise<Probed> {
   const port = await freePort();
-  const env = {
-    ...baseEnv(dir, port),
-    ASTRO_CLUSTER_ROOT: repoRoot,
-    LOGS_DIR: path.join(dir, 'logs'),
-    NODE_ENV: 'production',
-    ASTRO_NODE_LOGGING: 'disabled',
-    MAX_STREAMS_PER_CLIENT: String(streams + 1000),
-  };
+  const env = oneProcessEnv(port, path.join(dir, 'logs'), { ...probeEnv(dir), MAX_STREAMS_PER_CLIENT: String(streams + 1000) });
   const child = spawn(process.execPath, [path.join(repoRoot, 'packages', 'kit', 'dist', 'web', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitFor('the kit to answer', async () => (await request(`${url}/healthz`)).status === 200, { timeoutMs: 60_000 });
   return { name: 'kit worker', url, pid: child.pid!, dir, child };
 }
 
-/** tests/bench/bare-sse-server.ts with one worker: the streams are held by that worker. */
+/** The bare Node SSE server with one worker: the streams are held by that worker. */
 async function startBare(dir: string): Promise<Probed> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(here, 'bare-sse-server.ts')], {
-    env: { ...baseEnv(dir, port), WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await waitFor('the bare SSE server to listen', () => out.includes('ready'), { timeoutMs: 60_000 });
-  const worker = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
-  return { name: 'bare Node SSE server', url: `http://127.0.0.1:${port}`, pid: worker, dir, child };
+  const bare = await startBareServer(await freePort(), 1, { ...process.env, ...probeEnv(dir) });
+  return { name: 'bare Node SSE server', url: bare.url, pid: bare.workerPids[0]!, dir, child: bare.child };
 }
 
 /** Full GC in the server, then its memory. */

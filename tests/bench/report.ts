@@ -96,7 +96,7 @@ function idleMemorySection(results: BenchResults): string {
   return `
 ### Memory per idle stream, after a full collection
 
-One server process holds ${rows[0]!.streams} streams from a separate client process, idle for ${rows[0]!.idleSeconds} s (V8's memory reducer gives back in that time what the burst of opening them left); memory after two full garbage collections, less the same before they opened, per stream${rows[0]!.runs > 1 ? `; the median of ${rows[0]!.runs} runs, with the range of resident memory` : ''}. Committed and resident memory leave out V8's young generation, which grows after any burst of allocation to at most 32 MiB a process, whatever the number of streams. The rows above are resident memory of the whole cluster without a forced collection, garbage included.
+One server process holds ${rows[0]!.streams} streams from a separate client process, idle for ${rows[0]!.idleSeconds} s (V8's memory reducer gives back in that time part of what the burst of opening them left); memory after two full garbage collections, less the same before they opened, per stream${rows[0]!.runs > 1 ? `; the median of ${rows[0]!.runs} runs, with the range of resident memory` : ''}. Committed and resident memory leave out V8's young generation, which grows after any burst of allocation to at most 32 MiB a process, whatever the number of streams. The rows above are resident memory of the whole cluster without a forced collection, garbage included.
 
 | server | held | heap used | heap committed | resident |
 | --- | ---: | ---: | ---: | ---: |

@@ -3,8 +3,7 @@
 // a chart). BENCH_QUICK=1 is a short run for CI smoke; the README's table
 // comes from a full run. It reuses the test harness: a private PM2_HOME and
 // LOGS_DIR for the cluster, cleaned up by pid.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -19,6 +18,7 @@ import { startRedis } from '../helpers/redis.js';
 import { compareRuns } from './compare.js';
 import { markdown, throughputChart, type BenchResults, type ScaleRun, type ScalingRow, type StreamRow, type Throughput } from './report.js';
 import { idleStreamMemory, medianOf, type IdleMemory, type IdleMemorySummary } from './idle-memory.js';
+import { oneProcessEnv, startBareServer, stopChild } from './processes.js';
 import { fanoutLatency, holdStreams, openFileLimit, publishOver, settledRssBytes } from './sse.js';
 import { benchEventsToken } from './token.js';
 
@@ -132,16 +132,14 @@ async function main(): Promise<BenchResults> {
 /** A one-process server on a free port, measured, then stopped. */
 async function single(setup: string, args: string[], kit: boolean): Promise<Throughput> {
   const port = await freePort();
-  const logs = path.join(os.tmpdir(), `kit-bench-${process.pid}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, ASTRO_CLUSTER_ROOT: repoRoot, HOST: '127.0.0.1', PORT: String(port), LOGS_DIR: logs, NODE_ENV: 'production', ASTRO_NODE_LOGGING: 'disabled' };
-  delete env.NODE_APP_INSTANCE;
+  const env = oneProcessEnv(port, path.join(os.tmpdir(), `kit-bench-${process.pid}`));
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const base = `http://127.0.0.1:${port}`;
     await waitFor(`${setup} to answer`, async () => (await request(`${base}/`)).status === 200);
     return await measure(setup, 1, base, [child.pid!], kit);
   } finally {
-    await stop(child);
+    await stopChild(child);
   }
 }
 
@@ -227,11 +225,11 @@ async function redisRow(): Promise<StreamRow> {
 
 async function bareRow(): Promise<StreamRow> {
   step(`event streams, bare Node SSE server (${cores} processes, no event log): ${plan.streams} held`);
-  const bare = await startBare(cores);
+  const bare = await startBareServer(await freePort(), cores, { ...process.env, SSE_HEARTBEAT_MS: String(heartbeatMs) });
   try {
     return await streamRow('bare Node SSE server', bare.url, 'none', bare.workerPids, 'none');
   } finally {
-    await stop(bare.child);
+    await stopChild(bare.child);
   }
 }
 
@@ -249,20 +247,6 @@ async function idleMemoryRows(): Promise<IdleMemorySummary[]> {
     rows.push(medianOf(runs));
   }
   return rows;
-}
-
-/** tests/bench/bare-sse-server.ts on a free port with `workers` processes; resolves once all listen. */
-async function startBare(workers: number): Promise<{ url: string; child: ChildProcess; workerPids: number[] }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(path.dirname(new URL(import.meta.url).pathname), 'bare-sse-server.ts')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', WORKERS: String(workers), SSE_HEARTBEAT_MS: String(heartbeatMs) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await waitFor('the bare SSE server to listen', () => out.includes('ready'), { timeoutMs: 60_000 });
-  const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  return { url: `http://127.0.0.1:${port}`, child, workerPids: children };
 }
 
 /** The env of a kit that holds `streams` streams from this one machine. */
@@ -381,12 +365,6 @@ function machine(): BenchResults['machine'] {
     pm2: version(path.join(repoRoot, 'package.json'), 'pm2'),
     astro: version(path.join(repoRoot, 'apps', 'site', 'package.json'), 'astro'),
   };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  await once(child, 'exit');
 }
 
 function assertOk(result: { code: number; output: string }): void {
