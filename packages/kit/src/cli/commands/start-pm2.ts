@@ -1,5 +1,7 @@
 import { errors, pm2Home } from '../../core/index.cjs';
+import { ecosystemFile } from '../../cluster/web.js';
 import { parseCommandArgs } from '../args.js';
+import { everydayCommands } from '../everyday.js';
 import { startKit } from '../kit.js';
 import { bold, dim, runCommand, terminalReporter } from '../output.js';
 
@@ -42,15 +44,7 @@ await runCommand(async () => {
   if (agents.length > 0) console.log(dim(`  agents: ${agents.map((a) => (a.standby ? `${a.name} on standby (another host runs it)` : `${a.name} running (pid ${a.pid})`)).join(', ')}`));
   if (failedAgents.length > 0) console.log(`  agents that did not start: ${failedAgents.map((a) => a.name).join(', ')}`);
   console.log(dim(`  PM2_HOME ${pm2Home()}, logs in ${settings.logsDir}`));
-  console.log(`
-Everyday commands:
-  pnpm exec pm2 ls                          list the workers
-  pnpm exec pm2 logs ${app.padEnd(22)} follow the logs
-  pnpm exec pm2 reload ecosystem.config.js  zero-downtime reload
-  ./bin/status                              is it healthy? workers, agents, build
-  ./bin/mh status                           the agents: state, pid, restarts
-  ./bin/start-pm2                           rebuild when needed, then reload
-  ./bin/stop-pm2                            stop the kit (web and agents)`);
+  console.log(`\n${everydayCommands(settings.root, app, ecosystemFile(settings))}`);
   // The site runs, but not everything that was asked for: say which, and exit 1.
   if (failedAgents.length > 0) throw errors.agentsNotStarted(failedAgents);
 });
